@@ -1,0 +1,44 @@
+"""Admin for identity and a read-only view of the audit trail."""
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.utils.translation import gettext_lazy as _
+
+from .models import Agency, AuditEvent, User
+
+admin.site.site_header = _("1+14+N 云服务门户 · 管理后台")
+admin.site.site_title = _("云服务门户管理")
+
+
+@admin.register(Agency)
+class AgencyAdmin(admin.ModelAdmin):
+    list_display = ["name", "code", "level", "parent", "is_active"]
+    list_filter = ["level", "is_active"]
+    search_fields = ["name", "code"]
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    fieldsets = (*BaseUserAdmin.fieldsets, (_("单位"), {"fields": ("full_name", "agency")}))
+    list_display = ["username", "full_name", "agency", "is_active", "is_staff"]
+    list_filter = ["is_active", "is_staff", "groups", "agency"]
+    search_fields = ["username", "full_name", "email"]
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    list_display = ["occurred_at", "actor_username", "source_ip", "action", "object_repr", "agency", "outcome"]
+    list_filter = ["outcome", "action"]
+    search_fields = ["actor_username", "action", "object_repr"]
+    date_hierarchy = "occurred_at"
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,24 @@
+"""Where an audit event learns the source IP: the middleware puts the client address in a context variable.
+
+Services take an explicit actor but never a request; the address reaches the trail through here.
+"""
+import contextvars
+
+current_ip: contextvars.ContextVar[str | None] = contextvars.ContextVar("audit_source_ip", default=None)
+
+
+def client_ip(request) -> str | None:
+    """The client's address: REMOTE_ADDR, which the reverse proxy in front sets (never a client header)."""
+    return request.META.get("REMOTE_ADDR") or None
+
+
+class AuditContextMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        token = current_ip.set(client_ip(request))
+        try:
+            return self.get_response(request)
+        finally:
+            current_ip.reset(token)

@@ -1,0 +1,113 @@
+"""Identity (agencies and users) and the append-only audit trail."""
+import hashlib
+import json
+
+from django.contrib.auth.models import AbstractUser
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from .choices import AgencyLevel, AuditOutcome
+
+
+class Agency(models.Model):
+    """A government department, placed in the province → city → county hierarchy."""
+
+    code = models.SlugField(_("编码"), max_length=64, unique=True)
+    name = models.CharField(_("名称"), max_length=128, unique=True)
+    level = models.CharField(_("层级"), max_length=16, choices=AgencyLevel.choices)
+    parent = models.ForeignKey(
+        "self", verbose_name=_("上级单位"), null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
+    is_active = models.BooleanField(_("启用"), default=True)
+
+    class Meta:
+        verbose_name = _("单位")
+        verbose_name_plural = _("单位")
+        ordering = ["level", "code"]
+        permissions = [
+            ("request_for_agency", _("Can submit requests on behalf of the agency")),
+            ("approve_for_agency", _("Can approve the agency's requests")),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class User(AbstractUser):
+    """A portal user; `agency` is the department the person works for."""
+
+    full_name = models.CharField(_("姓名"), max_length=64, blank=True)
+    agency = models.ForeignKey(
+        Agency, verbose_name=_("所属单位"), null=True, blank=True, on_delete=models.PROTECT, related_name="users"
+    )
+
+    class Meta(AbstractUser.Meta):
+        verbose_name = _("用户")
+        verbose_name_plural = _("用户")
+
+    def get_full_name(self) -> str:
+        return self.full_name or super().get_full_name() or self.username
+
+    def __str__(self) -> str:
+        return self.get_full_name()
+
+
+class AuditEvent(models.Model):
+    """One entry of the tamper-evident trail: each row's hash covers its content and the previous row's hash.
+
+    Rows are only ever inserted (portal.services.audit_record); save() refuses updates, delete() refuses, and on
+    PostgreSQL a trigger refuses UPDATE and DELETE from any client.
+    """
+
+    occurred_at = models.DateTimeField(_("时间"), db_index=True)
+    actor = models.ForeignKey(
+        User, verbose_name=_("操作人"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_username = models.CharField(_("操作人账号"), max_length=150, blank=True)
+    source_ip = models.GenericIPAddressField(_("来源 IP"), null=True, blank=True)
+    action = models.CharField(_("操作"), max_length=64, db_index=True)
+    object_type = models.CharField(_("对象类型"), max_length=64, blank=True)
+    object_id = models.CharField(_("对象 ID"), max_length=64, blank=True)
+    object_repr = models.CharField(_("对象"), max_length=255, blank=True)
+    agency = models.ForeignKey(
+        Agency, verbose_name=_("单位"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    outcome = models.CharField(_("结果"), max_length=16, choices=AuditOutcome.choices, default=AuditOutcome.SUCCESS)
+    details = models.JSONField(_("详情"), default=dict, blank=True, encoder=DjangoJSONEncoder)
+    prev_hash = models.CharField(max_length=64, blank=True)
+    hash = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        verbose_name = _("审计事件")
+        verbose_name_plural = _("审计事件")
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.occurred_at:%Y-%m-%d %H:%M:%S} {self.actor_username or '-'} {self.action}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValueError("audit events are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("audit events are append-only")
+
+    def compute_hash(self) -> str:
+        payload = {
+            "occurred_at": self.occurred_at.isoformat(),
+            "actor_id": self.actor_id,
+            "actor_username": self.actor_username,
+            "source_ip": self.source_ip,
+            "action": self.action,
+            "object_type": self.object_type,
+            "object_id": self.object_id,
+            "object_repr": self.object_repr,
+            "agency_id": self.agency_id,
+            "outcome": self.outcome,
+            "details": self.details,
+            "prev_hash": self.prev_hash,
+        }
+        canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False, cls=DjangoJSONEncoder)
+        return hashlib.sha256(canonical.encode()).hexdigest()

@@ -1,0 +1,72 @@
+"""The one place that answers "may this user do that?" and "which of these may this user see?".
+
+Selectors and services call user_can / objects_for_user; views never write permission queries. A permission
+holds either globally (a role group's model permission, e.g. an operator sees every instance) or on one
+object through django-guardian (an agency's approvers on that Agency, a request's viewers on that Request).
+Grants go to groups; the scoped groups of an agency or cloud are made here too.
+"""
+from django.contrib.auth.models import AnonymousUser, Group
+from django.db.models import Model, QuerySet
+from guardian.shortcuts import assign_perm, get_objects_for_user, remove_perm
+
+from .choices import Role
+from .roles import AGENCY_SCOPED, CLOUD_SCOPED, scoped_group_name
+
+
+def user_can(user, perm: str, obj: Model | None = None) -> bool:
+    """True when `user` holds `perm` globally, or on `obj` when one is given."""
+    if user is None or isinstance(user, AnonymousUser) or not user.is_authenticated or not user.is_active:
+        return False
+    if user.has_perm(perm):
+        return True
+    return obj is not None and user.has_perm(perm, obj)
+
+
+def objects_for_user(user, perm: str, queryset: QuerySet) -> QuerySet:
+    """The rows of `queryset` on which `user` holds `perm` (all of them with the global permission).
+
+    Guardian filters with a subquery over the user's and their groups' object permissions, so a list costs one
+    query whatever its length.
+    """
+    if user is None or not user.is_authenticated or not user.is_active:
+        return queryset.none()
+    return get_objects_for_user(
+        user, perm, klass=queryset, accept_global_perms=True, with_superuser=True, use_groups=True
+    )
+
+
+def has_role(user, role: str) -> bool:
+    return bool(user and user.is_authenticated and user.groups.filter(name=role).exists())
+
+
+def user_roles(user) -> list[str]:
+    if not user or not user.is_authenticated:
+        return []
+    names = set(user.groups.values_list("name", flat=True))
+    return [role for role in Role.values if role in names]
+
+
+def agency_group(agency, role: str) -> Group:
+    """The scoped group of `role` in `agency`, holding the role's object permissions on that agency."""
+    group, created = Group.objects.get_or_create(name=scoped_group_name("agency", agency.code, role))
+    if created:
+        for perm in AGENCY_SCOPED[role]:
+            assign_perm(perm, group, agency)
+    return group
+
+
+def cloud_group(cloud, role: str) -> Group:
+    """The scoped group of `role` on `cloud`, holding the role's object permissions on that cloud."""
+    group, created = Group.objects.get_or_create(name=scoped_group_name("cloud", cloud.slug, role))
+    if created:
+        for perm in CLOUD_SCOPED[role]:
+            assign_perm(perm, group, cloud)
+    return group
+
+
+def grant(perm: str, group: Group, obj: Model) -> None:
+    assign_perm(perm, group, obj)
+
+
+def revoke(perm: str, group: Group, obj: Model) -> None:
+    remove_perm(perm, group, obj)

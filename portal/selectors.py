@@ -1,0 +1,21 @@
+"""Reads of the portal app."""
+from django.db.models import Count, QuerySet
+
+from catalogue.selectors import cloud_list_for_user
+
+from .choices import Role
+from .models import AuditEvent
+from .permissions import objects_for_user, user_roles
+
+
+def role_labels_for_user(user) -> list[str]:
+    return [Role(role).label for role in user_roles(user)]
+
+
+def cloud_counts_by_tier(user) -> dict[str, int]:
+    rows = cloud_list_for_user(user).values("tier").annotate(n=Count("id")).order_by()
+    return {row["tier"]: row["n"] for row in rows}
+
+
+def audit_event_list_for_user(user) -> QuerySet[AuditEvent]:
+    return objects_for_user(user, "portal.view_auditevent", AuditEvent.objects.select_related("actor", "agency"))
