@@ -1,0 +1,46 @@
+"""Fixtures shared by every test folder: agencies and one user per role."""
+import pytest
+
+from portal.choices import Role
+from tests.portal.factories import AgencyFactory, UserFactory
+
+
+@pytest.fixture
+def agency(db):
+    return AgencyFactory(code="jyt", name="省教育厅")
+
+
+@pytest.fixture
+def other_agency(db):
+    return AgencyFactory(code="tangshan", name="唐山市人民政府")
+
+
+@pytest.fixture
+def requester(agency):
+    return UserFactory(username="requester", agency=agency, roles=[Role.REQUESTER])
+
+
+@pytest.fixture
+def other_requester(other_agency):
+    return UserFactory(username="requester2", agency=other_agency, roles=[Role.REQUESTER])
+
+
+@pytest.fixture
+def agency_approver(agency):
+    return UserFactory(username="agency_approver", agency=agency, roles=[Role.AGENCY_APPROVER])
+
+
+@pytest.fixture
+def nobody(agency):
+    """A signed-in user of the agency with no role at all."""
+    return UserFactory(username="nobody", agency=agency)
+
+
+@pytest.fixture
+def sysadmin(db):
+    return UserFactory(username="sysadmin", roles=[Role.SYSTEM_ADMIN])
+
+
+@pytest.fixture
+def auditor(db):
+    return UserFactory(username="auditor", roles=[Role.AUDIT_ADMIN])
