@@ -1,0 +1,462 @@
+"""Requests and their approvals, quotas, workspaces, Terraform runs, and the provisioned inventory.
+
+Statuses only change through provisioning.services (compare-and-set against the tables in choices.py).
+"""
+import json
+import uuid
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from catalogue.choices import DataClassification, QuotaDimension
+from catalogue.models import Cloud, ModuleVersion, Offering
+from portal import crypto
+from portal.models import Agency
+
+from .choices import (
+    ApproverRole,
+    Decision,
+    DriftStatus,
+    InstanceStatus,
+    PlanMode,
+    RequestKind,
+    RequestStatus,
+    ReservationStatus,
+    RunKind,
+    RunStatus,
+    StageCondition,
+    StageMode,
+    StageStatus,
+)
+
+
+class EncryptedJSONMixin:
+    """Values kept as a Fernet token of JSON: sensitive variables never sit in the database in clear."""
+
+    @staticmethod
+    def seal(values: dict) -> str:
+        return crypto.encrypt(json.dumps(values)) if values else ""
+
+    @staticmethod
+    def unseal(token: str) -> dict:
+        return json.loads(crypto.decrypt(token)) if token else {}
+
+
+class Workspace(EncryptedJSONMixin, models.Model):
+    """One Terraform root module and its remote state: one per instance.
+
+    Any worker rebuilds it from this row (module version + variables) and the state bucket.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    cloud = models.ForeignKey(Cloud, verbose_name=_("云"), on_delete=models.PROTECT, related_name="workspaces")
+    module = models.ForeignKey(ModuleVersion, verbose_name=_("模块版本"), on_delete=models.PROTECT, related_name="+")
+    agency = models.ForeignKey(
+        Agency, verbose_name=_("单位"), null=True, blank=True, on_delete=models.PROTECT, related_name="workspaces"
+    )
+    variables = models.JSONField(_("变量"), default=dict, blank=True)
+    secret_variables_token = models.TextField(editable=False, blank=True)
+    state_serial = models.IntegerField(_("状态序号"), null=True, blank=True)
+    state_lineage = models.CharField(_("状态谱系"), max_length=64, blank=True)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("工作区")
+        verbose_name_plural = _("工作区")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.module.name}@{self.cloud.slug} {str(self.id)[:8]}"
+
+    @property
+    def state_key(self) -> str:
+        return f"workspaces/{self.id}/terraform.tfstate"
+
+    @property
+    def secret_variables(self) -> dict:
+        return self.unseal(self.secret_variables_token)
+
+    @secret_variables.setter
+    def secret_variables(self, values: dict) -> None:
+        self.secret_variables_token = self.seal(values)
+
+
+class Run(EncryptedJSONMixin, models.Model):
+    """One Terraform operation on a workspace. The row is saved before its task is enqueued; the worker claims
+    it by compare-and-set, heartbeats while Terraform runs, and records the outcome here.
+
+    A run carries its own module version and variables: a plan for a change is made with the new values while
+    the workspace keeps the ones last applied, until the change is applied.
+    """
+
+    workspace = models.ForeignKey(Workspace, verbose_name=_("工作区"), on_delete=models.PROTECT, related_name="runs")
+    module = models.ForeignKey(ModuleVersion, verbose_name=_("模块版本"), on_delete=models.PROTECT, related_name="+")
+    variables = models.JSONField(_("变量"), default=dict, blank=True)
+    secret_variables_token = models.TextField(editable=False, blank=True)
+    request = models.ForeignKey(
+        "Request", verbose_name=_("申请"), null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
+    )
+    kind = models.CharField(_("类型"), max_length=16, choices=RunKind.choices)
+    plan_mode = models.CharField(_("计划模式"), max_length=16, choices=PlanMode.choices, default=PlanMode.NORMAL)
+    status = models.CharField(_("状态"), max_length=24, choices=RunStatus.choices, default=RunStatus.QUEUED, db_index=True)
+    # apply/destroy: the plan run whose planfile this run applies.
+    source_plan = models.ForeignKey(
+        "self", verbose_name=_("所执行的计划"), null=True, blank=True, on_delete=models.PROTECT, related_name="applies"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    attempt = models.PositiveSmallIntegerField(_("尝试次数"), default=0)
+    worker = models.CharField(_("执行节点"), max_length=128, blank=True)
+    queued_at = models.DateTimeField(_("排队时间"), auto_now_add=True)
+    # Last time a wake-up message was sent; the janitor re-sends it for a queued run nobody took.
+    woken_at = models.DateTimeField(null=True, blank=True)
+    # Set on the refresh that reconciles a dead apply: it may break the state lock the dead run left.
+    release_stale_lock = models.BooleanField(default=False)
+    started_at = models.DateTimeField(_("开始时间"), null=True, blank=True)
+    heartbeat_at = models.DateTimeField(_("心跳"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("结束时间"), null=True, blank=True)
+    log = models.TextField(_("日志"), blank=True)
+    error = models.TextField(_("错误"), blank=True)
+    has_changes = models.BooleanField(_("有变更"), null=True)
+    plan_summary = models.JSONField(_("计划摘要"), default=list, blank=True)
+    # The saved plan, encrypted (it carries the variable values), and the hash approvers are bound to.
+    planfile_token = models.BinaryField(null=True, blank=True, editable=False)
+    planfile_sha256 = models.CharField(_("计划文件 SHA-256"), max_length=64, blank=True)
+    planfile_consumed_at = models.DateTimeField(_("计划已执行于"), null=True, blank=True)
+    # The state the plan was made against: an apply is refused unless the state is still exactly this.
+    state_serial_before = models.IntegerField(null=True, blank=True)
+    state_lineage_before = models.CharField(max_length=64, blank=True)
+    state_serial_after = models.IntegerField(null=True, blank=True)
+    outputs = models.JSONField(_("输出"), default=dict, blank=True)
+    resources = models.JSONField(_("资源"), default=list, blank=True)
+    timings = models.JSONField(_("耗时"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("运行")
+        verbose_name_plural = _("运行")
+        ordering = ["-queued_at", "-id"]
+        constraints = [
+            # At most one running run per workspace, whatever the workers believe.
+            models.UniqueConstraint(
+                fields=["workspace"], condition=Q(status=RunStatus.RUNNING), name="one_running_run_per_workspace"
+            ),
+        ]
+        permissions = [("reconcile_run", _("Can resolve a run that needs reconciliation"))]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.get_kind_display()} {self.get_status_display()}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in RunStatus.active()
+
+    @property
+    def secret_variables(self) -> dict:
+        return self.unseal(self.secret_variables_token)
+
+    @secret_variables.setter
+    def secret_variables(self, values: dict) -> None:
+        self.secret_variables_token = self.seal(values)
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None
+
+
+class ApprovalPolicy(models.Model):
+    """Which approval stages a request goes through. The most specific matching policy wins:
+    agency + offering, then cloud, then tier, then the default; its stages are copied into the request."""
+
+    name = models.CharField(_("名称"), max_length=128)
+    agency = models.ForeignKey(Agency, verbose_name=_("单位"), null=True, blank=True, on_delete=models.CASCADE)
+    offering = models.ForeignKey(Offering, verbose_name=_("服务规格"), null=True, blank=True, on_delete=models.CASCADE)
+    cloud = models.ForeignKey(Cloud, verbose_name=_("云"), null=True, blank=True, on_delete=models.CASCADE)
+    tier = models.CharField(_("云类别"), max_length=16, blank=True)
+    is_default = models.BooleanField(_("默认策略"), default=False)
+    enabled = models.BooleanField(_("启用"), default=True)
+
+    class Meta:
+        verbose_name = _("审批策略")
+        verbose_name_plural = _("审批策略")
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"], condition=Q(is_default=True, enabled=True), name="one_default_policy"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PolicyStage(models.Model):
+    policy = models.ForeignKey(ApprovalPolicy, on_delete=models.CASCADE, related_name="stages")
+    order = models.PositiveSmallIntegerField(_("顺序"))
+    name = models.CharField(_("名称"), max_length=64)
+    approver_role = models.CharField(_("审批角色"), max_length=32, choices=ApproverRole.choices)
+    mode = models.CharField(_("方式"), max_length=16, choices=StageMode.choices, default=StageMode.ANY)
+    required_approvals = models.PositiveSmallIntegerField(_("需同意人数"), default=1, help_text=_("仅“N 人中 M 人”方式使用。"))
+    condition = models.CharField(_("条件"), max_length=32, choices=StageCondition.choices, default=StageCondition.ALWAYS)
+    condition_value = models.CharField(_("条件值"), max_length=64, blank=True)
+    sla_hours = models.PositiveIntegerField(_("时限（小时）"), default=24)
+
+    class Meta:
+        verbose_name = _("审批环节")
+        verbose_name_plural = _("审批环节")
+        ordering = ["policy", "order"]
+        constraints = [models.UniqueConstraint(fields=["policy", "order"], name="policy_stage_order_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.order}. {self.name}"
+
+    def snapshot(self) -> dict:
+        return {
+            "name": self.name,
+            "approver_role": self.approver_role,
+            "mode": self.mode,
+            "required_approvals": self.required_approvals,
+            "condition": self.condition,
+            "condition_value": self.condition_value,
+            "sla_hours": self.sla_hours,
+        }
+
+
+class Request(EncryptedJSONMixin, models.Model):
+    """An agency's ask for a resource (create) or a change to one it has (modify, extend, decommission)."""
+
+    kind = models.CharField(_("类型"), max_length=16, choices=RequestKind.choices, default=RequestKind.CREATE)
+    status = models.CharField(
+        _("状态"), max_length=24, choices=RequestStatus.choices, default=RequestStatus.DRAFT, db_index=True
+    )
+    title = models.CharField(_("标题"), max_length=128)
+    justification = models.TextField(_("申请理由"), blank=True)
+    requester = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("申请人"), on_delete=models.PROTECT, related_name="requests"
+    )
+    agency = models.ForeignKey(Agency, verbose_name=_("申请单位"), on_delete=models.PROTECT, related_name="requests")
+    offering = models.ForeignKey(Offering, verbose_name=_("服务规格"), on_delete=models.PROTECT, related_name="requests")
+    instance = models.ForeignKey(
+        "Instance", verbose_name=_("资源实例"), null=True, blank=True, on_delete=models.PROTECT, related_name="requests"
+    )
+    workspace = models.ForeignKey(Workspace, null=True, blank=True, on_delete=models.PROTECT, related_name="requests")
+    parameters = models.JSONField(_("参数"), default=dict, blank=True)
+    secret_parameters_token = models.TextField(editable=False, blank=True)
+    data_classification = models.PositiveSmallIntegerField(
+        _("数据分级"), choices=DataClassification.choices, default=DataClassification.INTERNAL
+    )
+    lease_months = models.PositiveSmallIntegerField(_("租期（月）"), default=12)
+    monthly_cost = models.DecimalField(_("月费用（元）"), max_digits=12, decimal_places=2, default=Decimal("0"))
+    usage = models.JSONField(_("用量"), default=dict, blank=True)
+    plan_run = models.ForeignKey(Run, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    apply_run = models.ForeignKey(Run, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    approved_plan_sha256 = models.CharField(max_length=64, blank=True)
+    policy_name = models.CharField(_("审批策略"), max_length=128, blank=True)
+    # A retry after a failure: the next plan goes to the last stage only, earlier stages keep their approvals.
+    retrying = models.BooleanField(default=False)
+    error = models.TextField(_("错误"), blank=True)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    submitted_at = models.DateTimeField(_("提交时间"), null=True, blank=True)
+    decided_at = models.DateTimeField(_("审批完成时间"), null=True, blank=True)
+    completed_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("申请")
+        verbose_name_plural = _("申请")
+        ordering = ["-created_at", "-id"]
+        permissions = [
+            ("approve_request", _("Can sign the request's open approval stage")),
+            ("cancel_request", _("Can cancel the request")),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.title}"
+
+    @property
+    def number(self) -> str:
+        return f"REQ-{self.pk:06d}" if self.pk else "REQ-new"
+
+    @property
+    def cloud(self) -> Cloud:
+        return self.offering.cloud
+
+    @property
+    def secret_parameters(self) -> dict:
+        return self.unseal(self.secret_parameters_token)
+
+    @secret_parameters.setter
+    def secret_parameters(self, values: dict) -> None:
+        self.secret_parameters_token = self.seal(values)
+
+
+class RequestStage(models.Model):
+    """A request's own copy of one policy stage, so editing the policy never changes a request in flight."""
+
+    request = models.ForeignKey(Request, on_delete=models.CASCADE, related_name="stages")
+    order = models.PositiveSmallIntegerField(_("顺序"))
+    name = models.CharField(_("名称"), max_length=64)
+    approver_role = models.CharField(_("审批角色"), max_length=32, choices=ApproverRole.choices)
+    mode = models.CharField(_("方式"), max_length=16, choices=StageMode.choices)
+    required_approvals = models.PositiveSmallIntegerField(_("需同意人数"), default=1)
+    condition = models.CharField(_("条件"), max_length=32, choices=StageCondition.choices)
+    condition_value = models.CharField(_("条件值"), max_length=64, blank=True)
+    sla_hours = models.PositiveIntegerField(_("时限（小时）"), default=24)
+    status = models.CharField(_("状态"), max_length=16, choices=StageStatus.choices, default=StageStatus.WAITING)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    reminded_at = models.DateTimeField(null=True, blank=True)
+    # How many people could sign when the stage opened ("all" needs every one of them).
+    eligible_count = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("审批环节")
+        verbose_name_plural = _("审批环节")
+        ordering = ["request", "order"]
+        constraints = [models.UniqueConstraint(fields=["request", "order"], name="request_stage_order_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.request.number} · {self.order}. {self.name}"
+
+
+class Approval(models.Model):
+    """One person's decision on one stage, bound to the plan and cost they saw."""
+
+    request = models.ForeignKey(Request, on_delete=models.CASCADE, related_name="approvals")
+    stage = models.ForeignKey(RequestStage, on_delete=models.CASCADE, related_name="approvals")
+    approver = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("审批人"), on_delete=models.PROTECT, related_name="+")
+    decision = models.CharField(_("决定"), max_length=16, choices=Decision.choices)
+    comment = models.TextField(_("意见"), blank=True)
+    plan_sha256 = models.CharField(max_length=64, blank=True)
+    monthly_cost = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
+    created_at = models.DateTimeField(_("时间"), auto_now_add=True)
+    # Set when a re-plan changed what this approval saw; it no longer counts.
+    invalidated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("审批记录")
+        verbose_name_plural = _("审批记录")
+        ordering = ["created_at", "id"]
+        constraints = [
+            # One person signs at most one stage of a request (among the approvals that still count).
+            models.UniqueConstraint(
+                fields=["request", "approver"], condition=Q(invalidated_at__isnull=True), name="one_signature_per_request"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.request.number} · {self.approver} · {self.get_decision_display()}"
+
+
+class QuotaLimit(models.Model):
+    """How much of one dimension an agency may hold, on one cloud or (cloud empty) across all clouds."""
+
+    agency = models.ForeignKey(Agency, verbose_name=_("单位"), on_delete=models.CASCADE, related_name="quota_limits")
+    cloud = models.ForeignKey(Cloud, verbose_name=_("云"), null=True, blank=True, on_delete=models.CASCADE)
+    dimension = models.CharField(_("维度"), max_length=16, choices=QuotaDimension.choices)
+    limit = models.DecimalField(_("上限"), max_digits=14, decimal_places=2)
+    used = models.DecimalField(_("已使用"), max_digits=14, decimal_places=2, default=Decimal("0"))
+    reserved = models.DecimalField(_("已预留"), max_digits=14, decimal_places=2, default=Decimal("0"))
+
+    class Meta:
+        verbose_name = _("配额")
+        verbose_name_plural = _("配额")
+        ordering = ["agency", "cloud", "dimension"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agency", "cloud", "dimension"], condition=Q(cloud__isnull=False), name="quota_per_cloud_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["agency", "dimension"], condition=Q(cloud__isnull=True), name="quota_all_clouds_unique"
+            ),
+            models.CheckConstraint(condition=Q(limit__gte=0), name="quota_limit_non_negative"),
+            models.CheckConstraint(condition=Q(used__gte=0), name="quota_used_non_negative"),
+            models.CheckConstraint(condition=Q(reserved__gte=0), name="quota_reserved_non_negative"),
+        ]
+
+    def __str__(self) -> str:
+        scope = self.cloud.name if self.cloud_id else _("全部云")
+        return f"{self.agency} · {scope} · {self.get_dimension_display()}"
+
+    @property
+    def available(self) -> Decimal:
+        return self.limit - self.used - self.reserved
+
+
+class QuotaReservation(models.Model):
+    request = models.ForeignKey(Request, on_delete=models.CASCADE, related_name="reservations")
+    limit = models.ForeignKey(QuotaLimit, on_delete=models.CASCADE, related_name="reservations")
+    amount = models.DecimalField(max_digits=14, decimal_places=2)
+    status = models.CharField(max_length=16, choices=ReservationStatus.choices, default=ReservationStatus.RESERVED)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("配额预留")
+        verbose_name_plural = _("配额预留")
+        constraints = [
+            # A retried request reserves again; only one reservation per limit may be outstanding.
+            models.UniqueConstraint(
+                fields=["request", "limit"], condition=Q(status=ReservationStatus.RESERVED), name="one_open_reservation_per_limit"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.request.number} · {self.limit} · {self.amount}"
+
+
+class Instance(models.Model):
+    """A provisioned resource set: what exists, who owns it, where, at what cost, until when."""
+
+    name = models.CharField(_("名称"), max_length=128)
+    agency = models.ForeignKey(Agency, verbose_name=_("所属单位"), on_delete=models.PROTECT, related_name="instances")
+    offering = models.ForeignKey(Offering, verbose_name=_("服务规格"), on_delete=models.PROTECT, related_name="instances")
+    workspace = models.OneToOneField(Workspace, on_delete=models.PROTECT, related_name="instance")
+    status = models.CharField(_("状态"), max_length=24, choices=InstanceStatus.choices, default=InstanceStatus.ACTIVE)
+    parameters = models.JSONField(_("参数"), default=dict, blank=True)
+    data_classification = models.PositiveSmallIntegerField(_("数据分级"), choices=DataClassification.choices)
+    resources = models.JSONField(_("资源"), default=list, blank=True)
+    outputs = models.JSONField(_("输出"), default=dict, blank=True)
+    monthly_cost = models.DecimalField(_("月费用（元）"), max_digits=12, decimal_places=2, default=Decimal("0"))
+    usage = models.JSONField(_("用量"), default=dict, blank=True)
+    lease_end = models.DateField(_("租期截止"), null=True, blank=True)
+    drift_status = models.CharField(_("漂移"), max_length=16, choices=DriftStatus.choices, default=DriftStatus.UNKNOWN)
+    drift_checked_at = models.DateTimeField(_("漂移检查时间"), null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    destroyed_at = models.DateTimeField(_("销毁时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("资源实例")
+        verbose_name_plural = _("资源实例")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def cloud(self) -> Cloud:
+        return self.offering.cloud
+
+
+class Notification(models.Model):
+    """An entry of a user's in-app inbox; the same text goes out by email."""
+
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    request = models.ForeignKey(Request, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    subject = models.CharField(_("主题"), max_length=200)
+    body = models.TextField(_("内容"), blank=True)
+    created_at = models.DateTimeField(_("时间"), auto_now_add=True)
+    read_at = models.DateTimeField(_("已读时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("通知")
+        verbose_name_plural = _("通知")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.subject

@@ -1,0 +1,235 @@
+"""Runs: enqueue, claim, heartbeat, log, finish, and what the janitor does with runs whose worker died."""
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, models, transaction
+from django.db.models import F, Value
+from django.db.models.functions import Concat
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from catalogue.models import Cloud
+from portal.errors import Conflict, PermissionDenied
+from portal.permissions import user_can
+from portal.services import audit_record
+
+from ..choices import RUN_TRANSITIONS, PlanMode, RunKind, RunStatus
+from ..models import Run, Workspace
+
+JANITOR = "janitor"
+
+
+def run_wake(run: Run, *, countdown: int | None = None) -> None:
+    """Send the run's wake-up message once the current transaction commits (at once outside one)."""
+    from ..tasks import run_execute
+
+    Run.objects.filter(pk=run.pk).update(woken_at=timezone.now())
+    run_execute.apply_async_on_commit((run.pk,), countdown=countdown, queue=run_queue(run.workspace.cloud))
+
+
+def run_queue(cloud: Cloud) -> str:
+    return settings.RUN_QUEUES_BY_TIER.get(cloud.tier, settings.RUN_QUEUE)
+
+
+def run_move(run: Run, to_status: str, *, actor=None, actor_username: str = "", **fields) -> Run:
+    """Move `run` to `to_status` by compare-and-set from the status it has in memory; audit in the same
+    transaction. Raises Conflict when the move is illegal or somebody else moved it first."""
+    from_status = run.status
+    if to_status not in RUN_TRANSITIONS[from_status]:
+        raise Conflict(
+            _("运行 #%(id)s 不能从“%(from)s”变为“%(to)s”。")
+            % {"id": run.pk, "from": RunStatus(from_status).label, "to": RunStatus(to_status).label}
+        )
+    with transaction.atomic():
+        moved = Run.objects.filter(pk=run.pk, status=from_status).update(status=to_status, **fields)
+        if moved != 1:
+            raise Conflict(_("运行 #%(id)s 的状态已被其他操作改变，请刷新后重试。") % {"id": run.pk})
+        audit_record(
+            actor=actor,
+            actor_username=actor_username,
+            action=f"run.{to_status}",
+            obj=run,
+            agency=run.workspace.agency,
+            details={"from": from_status, "kind": run.kind, **({"error": fields["error"][:500]} if fields.get("error") else {})},
+        )
+    for name, value in fields.items():
+        if not hasattr(value, "resolve_expression"):
+            setattr(run, name, value)
+    run.status = to_status
+    return run
+
+
+def _new_run(*, workspace: Workspace, kind: str, plan_mode: str, source_plan: Run | None, request, actor,
+             module=None, variables: dict | None = None, secret_variables: dict | None = None, **fields) -> Run:
+    """The run row, with the module and variables it runs with: those given (a plan for a change), else its
+    source plan's (an apply applies exactly that plan), else the workspace's last applied ones."""
+    origin = source_plan or workspace
+    run = Run(
+        workspace=workspace,
+        kind=kind,
+        plan_mode=plan_mode,
+        source_plan=source_plan,
+        request=request,
+        created_by=actor if actor is not None and actor.pk else None,
+        module=module or origin.module,
+        variables=origin.variables if variables is None else variables,
+        **fields,
+    )
+    run.secret_variables = origin.secret_variables if secret_variables is None else secret_variables
+    run.save()
+    return run
+
+
+@transaction.atomic
+def run_enqueue(
+    *,
+    actor,
+    workspace: Workspace,
+    kind: str,
+    plan_mode: str = PlanMode.NORMAL,
+    source_plan: Run | None = None,
+    request=None,
+    module=None,
+    variables: dict | None = None,
+    secret_variables: dict | None = None,
+) -> Run:
+    """Save the run, then (after commit) wake a worker. A rolled-back transaction enqueues nothing."""
+    if kind in (RunKind.APPLY, RunKind.DESTROY):
+        if source_plan is None or source_plan.status != RunStatus.SUCCEEDED or not source_plan.planfile_sha256:
+            raise Conflict(_("只能执行一个已成功生成的计划。"))
+        if source_plan.workspace_id != workspace.pk:
+            raise Conflict(_("该计划不属于此工作区。"))
+        if source_plan.planfile_consumed_at is not None:
+            raise Conflict(_("该计划已执行过，不能再次执行；请重新生成计划。"))
+        if (kind == RunKind.DESTROY) != (source_plan.plan_mode == PlanMode.DESTROY):
+            raise Conflict(_("销毁只能执行销毁计划，执行只能执行变更计划。"))
+    if kind == RunKind.REFRESH:
+        plan_mode = PlanMode.REFRESH_ONLY
+    run = _new_run(
+        workspace=workspace, kind=kind, plan_mode=plan_mode, source_plan=source_plan, request=request, actor=actor,
+        module=module, variables=variables, secret_variables=secret_variables,
+    )
+    audit_record(actor=actor, action="run.queued", obj=run, agency=workspace.agency, details={"kind": kind})
+    run_wake(run)
+    return run
+
+
+def run_claim(*, run_id: int, worker: str) -> tuple[Run | None, str]:
+    """Take a queued run for this worker. Returns (run, "") or (None, why): "not-queued" (somebody has it or it
+    ended: drop the message), "busy" (the workspace or the cloud is at its limit: try again later)."""
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            run = Run.objects.select_related("workspace", "workspace__cloud").filter(pk=run_id).first()
+            if run is None or run.status != RunStatus.QUEUED:
+                return None, "not-queued"
+            # Lock the cloud row so two workers cannot both see room under the cloud's cap.
+            cloud = Cloud.objects.select_for_update().get(pk=run.workspace.cloud_id)
+            running = Run.objects.filter(workspace__cloud=cloud, status=RunStatus.RUNNING).count()
+            if running >= cloud.max_concurrent_runs:
+                return None, "busy"
+            with transaction.atomic():  # savepoint: the one-running-run constraint may refuse us
+                run_move(
+                    run,
+                    RunStatus.RUNNING,
+                    actor_username=worker[:150],
+                    worker=worker,
+                    started_at=now,
+                    heartbeat_at=now,
+                    finished_at=None,
+                    attempt=F("attempt") + 1,
+                )
+    except IntegrityError:
+        return None, "busy"
+    except Conflict:
+        return None, "not-queued"
+    run.refresh_from_db()
+    return run, ""
+
+
+def run_heartbeat(*, run_id: int, worker: str, log_chunk: str = "") -> bool:
+    """Record that the worker is alive (and append log lines); False when the run is no longer ours."""
+    fields = {"heartbeat_at": timezone.now()}
+    if log_chunk:
+        fields["log"] = Concat(F("log"), Value(log_chunk))
+    return Run.objects.filter(pk=run_id, status=RunStatus.RUNNING, worker=worker).update(**fields) == 1
+
+
+def run_finish(run: Run, status: str, *, worker: str, **fields) -> Run:
+    return run_move(run, status, actor_username=worker[:150], finished_at=timezone.now(), **fields)
+
+
+@transaction.atomic
+def run_cancel(*, actor, run: Run) -> Run:
+    if run.status != RunStatus.QUEUED:
+        raise Conflict(_("只有排队中的运行可以取消。"))
+    return run_move(run, RunStatus.CANCELLED, actor=actor, finished_at=timezone.now())
+
+
+def runs_lost(now=None):
+    cutoff = (now or timezone.now()) - timedelta(seconds=settings.RUN_LOST_AFTER_SECONDS)
+    return Run.objects.filter(status=RunStatus.RUNNING, heartbeat_at__lt=cutoff).select_related("workspace")
+
+
+def runs_stranded(now=None):
+    """Queued runs whose last wake-up went unanswered for a while (the message may have died with a broker)."""
+    cutoff = (now or timezone.now()) - timedelta(seconds=max(settings.RUN_LOST_AFTER_SECONDS, 60))
+    return Run.objects.filter(status=RunStatus.QUEUED).filter(models.Q(woken_at__lt=cutoff) | models.Q(woken_at__isnull=True))
+
+
+def run_recover_lost(run: Run) -> Run | None:
+    """The janitor's verdict on a run whose heartbeat stopped: a plan or refresh runs again; an apply or
+    destroy is never blindly retried: it needs reconciliation, and a refresh-only plan (allowed to break the
+    dead run's state lock) shows what the cloud really holds. Returns the reconciliation refresh, if any."""
+    with transaction.atomic():
+        if run.kind in (RunKind.PLAN, RunKind.REFRESH):
+            run_move(
+                run, RunStatus.QUEUED, actor_username=JANITOR, worker="", started_at=None, heartbeat_at=None,
+                log=Concat(F("log"), Value("\n[janitor] worker lost; queued again\n")),
+            )
+            run_wake(run)
+            return None
+        run_move(
+            run, RunStatus.NEEDS_RECONCILIATION, actor_username=JANITOR, finished_at=timezone.now(),
+            error=_("执行节点在运行中失联；资源状态未知，需核对后由运维人员处置。"),
+        )
+        refresh = _new_run(
+            workspace=run.workspace, kind=RunKind.REFRESH, plan_mode=PlanMode.REFRESH_ONLY, source_plan=None,
+            request=run.request, actor=None, release_stale_lock=True,
+        )
+        audit_record(
+            actor=None, actor_username=JANITOR, action="run.queued", obj=refresh, agency=run.workspace.agency,
+            details={"kind": RunKind.REFRESH, "reconciles": run.pk},
+        )
+        run_wake(refresh)
+        from .requests import request_on_run_lost
+
+        request_on_run_lost(run)
+        return refresh
+
+
+def janitor_sweep() -> dict[str, int]:
+    """One pass of the janitor: recover lost runs, wake stranded ones."""
+    counts = {"lost": 0, "woken": 0}
+    for run in runs_lost():
+        try:
+            run_recover_lost(run)
+            counts["lost"] += 1
+        except Conflict:
+            continue  # it moved on its own (the worker came back) between the query and the move
+    for run in runs_stranded():
+        with transaction.atomic():
+            run_wake(run)
+        counts["woken"] += 1
+    return counts
+
+
+@transaction.atomic
+def run_resolve(*, actor, run: Run, succeeded: bool, note: str) -> Run:
+    """An operator's decision on a run that needed reconciliation, after reading its refresh."""
+    if not user_can(actor, "provisioning.reconcile_run", run):
+        raise PermissionDenied(_("您没有处置待核对运行的权限。"))
+    return run_move(
+        run, RunStatus.SUCCEEDED if succeeded else RunStatus.FAILED, actor=actor,
+        error=run.error + (f"\n{note}" if note else ""),
+    )

@@ -1,0 +1,69 @@
+"""Celery tasks: wake-up calls that take ids and call the runner or a service. The database is the truth."""
+import logging
+
+from celery import shared_task
+from django.conf import settings
+
+from .runner import execute, worker_name
+from .services.runs import janitor_sweep, run_claim, run_wake
+
+logger = logging.getLogger(__name__)
+BUSY_RETRY_SECONDS = 5
+
+
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=settings.RUN_SOFT_TIME_LIMIT,
+    time_limit=settings.RUN_TIME_LIMIT,
+    ignore_result=True,
+)
+def run_execute(run_id: int) -> str:
+    """Claim the run and execute it; a run that is not queued any more is somebody else's: return at once."""
+    worker = worker_name()
+    run, why = run_claim(run_id=run_id, worker=worker)
+    if run is None:
+        if why == "busy":
+            from .models import Run
+
+            queued = Run.objects.filter(pk=run_id).first()
+            if queued is not None:
+                run_wake(queued, countdown=BUSY_RETRY_SECONDS)
+        return why
+    execute(run, worker)
+    return "done"
+
+
+@shared_task(ignore_result=True)
+def janitor() -> dict:
+    counts = janitor_sweep()
+    if counts["lost"] or counts["woken"]:
+        logger.info("janitor: %s", counts)
+    return counts
+
+
+@shared_task(
+    ignore_result=True, autoretry_for=(OSError,), retry_backoff=30, retry_jitter=True, max_retries=5, acks_late=True
+)
+def notification_send(notification_id: int) -> None:
+    """Mail one inbox entry to its recipient (SMTP trouble is retried with backoff)."""
+    from django.core.mail import send_mail
+
+    from .models import Notification
+
+    notification = Notification.objects.select_related("recipient").filter(pk=notification_id).first()
+    if notification is None or not notification.recipient.email:
+        return
+    send_mail(
+        subject=f"[云服务门户] {notification.subject}",
+        message=notification.body or notification.subject,
+        from_email=None,
+        recipient_list=[notification.recipient.email],
+    )
+
+
+@shared_task(ignore_result=True)
+def approval_reminders() -> int:
+    from .services.requests import request_remind_overdue
+
+    return request_remind_overdue()

@@ -1,0 +1,159 @@
+"""The one module that runs Terraform. Everything else asks it to init, plan, show, apply or unlock.
+
+Command lines are built by python-terraform; the process is run here so its output can be streamed line by
+line (redacted) into the run's log, and so a soft time limit can send Terraform exactly one SIGINT and let it
+release its lock and write its state before exiting. The environment is built from nothing: Terraform and the
+provider see the credentials and sensitive variables they need and none of the worker's own settings.
+"""
+import json
+import os
+import signal
+import subprocess
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.conf import settings
+from python_terraform import IsFlagged, Terraform
+
+MASK = "********"
+INTERRUPT_GRACE_SECONDS = 60
+LOCK_TIMEOUT = "30s"
+
+
+class TerraformError(Exception):
+    def __init__(self, command: str, returncode: int, output: str):
+        tail = "\n".join(output.strip().splitlines()[-15:])
+        super().__init__(f"terraform {command} failed (exit {returncode}):\n{tail}")
+        self.command = command
+        self.returncode = returncode
+        self.output = output
+
+
+class Redactor:
+    """Replaces every secret value with a mask, longest first so a secret inside another is caught whole."""
+
+    def __init__(self, secrets: Iterable[str] = ()):
+        self.secrets = sorted({str(s) for s in secrets if s and len(str(s)) >= 4}, key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, MASK)
+        return text
+
+
+def base_environment() -> dict[str, str]:
+    """What every Terraform process gets: no checkpoint calls home, no prompts, the mirror-only CLI config."""
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "LANG": "C.UTF-8",
+        "TF_IN_AUTOMATION": "1",
+        "TF_INPUT": "0",
+        "CHECKPOINT_DISABLE": "1",
+        "TF_CLI_CONFIG_FILE": str(settings.TERRAFORM_CLI_CONFIG),
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+
+
+@dataclass
+class TerraformClient:
+    workdir: Path
+    env: dict[str, str]
+    redact: Redactor = field(default_factory=Redactor)
+    on_output: Callable[[str], None] = lambda line: None
+    binary: str = field(default_factory=lambda: settings.TERRAFORM_BIN)
+    # Called in the child before exec (the runner makes Terraform die with its worker).
+    preexec: Callable[[], None] | None = None
+
+    def __post_init__(self):
+        self._tf = Terraform(working_dir=str(self.workdir), terraform_bin_path=self.binary, is_env_vars_included=False)
+        self._process: subprocess.Popen | None = None
+
+    # Commands -------------------------------------------------------------------------------------------
+
+    def version(self) -> str:
+        return json.loads(self._capture(["version", "-json"]))["terraform_version"]
+
+    def init(self) -> None:
+        self._stream("init", self._argv("init", input=False, no_color=IsFlagged))
+
+    def plan(self, planfile: str, *, destroy: bool = False, refresh_only: bool = False) -> bool:
+        """Write a plan to `planfile`; True when it would change something."""
+        argv = self._argv(
+            "plan",
+            out=planfile,
+            input=False,
+            no_color=IsFlagged,
+            detailed_exitcode=IsFlagged,
+            lock_timeout=LOCK_TIMEOUT,
+            destroy=IsFlagged if destroy else None,
+            refresh_only=IsFlagged if refresh_only else None,
+        )
+        code = self._stream("plan", argv, ok=(0, 2))
+        return code == 2
+
+    def show_plan(self, planfile: str) -> dict:
+        return json.loads(self._capture(["show", "-json", planfile]))
+
+    def apply(self, planfile: str) -> None:
+        # A saved plan carries its variables: no -var flags (Terraform refuses them), hence var=None.
+        argv = self._argv("apply", planfile, input=False, no_color=IsFlagged, lock_timeout=LOCK_TIMEOUT, var=None)
+        self._stream("apply", argv)
+
+    def outputs(self) -> dict:
+        return json.loads(self._capture(["output", "-json"]) or "{}")
+
+    def force_unlock(self, lock_id: str) -> None:
+        self._stream("force-unlock", self._argv("force-unlock", lock_id, force=IsFlagged))
+
+    def interrupt(self) -> None:
+        """Ask the running Terraform to stop cleanly (it finishes the resource in hand and releases its lock)."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.send_signal(signal.SIGINT)
+
+    # Plumbing -------------------------------------------------------------------------------------------
+
+    def _argv(self, command: str, *args, **options) -> list[str]:
+        return self._tf.generate_cmd_string(command, *args, **options)
+
+    def _capture(self, args: list[str]) -> str:
+        result = subprocess.run(
+            [self.binary, *args], cwd=self.workdir, env=self.env, capture_output=True, text=True, check=False
+        )
+        if result.returncode != 0:
+            raise TerraformError(args[0], result.returncode, self.redact(result.stdout + result.stderr))
+        return result.stdout
+
+    def _stream(self, command: str, argv: list[str], ok: tuple[int, ...] = (0,)) -> int:
+        self.on_output(f"$ terraform {command}\n")
+        lines: list[str] = []
+        self._process = subprocess.Popen(
+            argv,
+            cwd=self.workdir,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+            preexec_fn=self.preexec,
+        )
+        try:
+            for line in self._process.stdout:
+                clean = self.redact(line)
+                lines.append(clean)
+                self.on_output(clean)
+            code = self._process.wait()
+        except BaseException:
+            # A soft time limit or worker shutdown lands here: one SIGINT, then let Terraform wind down.
+            self.interrupt()
+            try:
+                self._process.wait(timeout=INTERRUPT_GRACE_SECONDS)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+            raise
+        finally:
+            self._process.stdout.close()
+            self._process = None
+        if code not in ok:
+            raise TerraformError(command, code, "".join(lines))
+        return code

