@@ -1,0 +1,92 @@
+from rest_framework import serializers
+
+from catalogue.choices import DataClassification
+from provisioning.choices import RequestKind
+from provisioning.models import Approval, Instance, Request, RequestStage, Run
+
+
+class RunSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Run
+        fields = [
+            "id", "kind", "plan_mode", "status", "worker", "queued_at", "started_at", "heartbeat_at", "finished_at",
+            "error", "has_changes", "plan_summary", "planfile_sha256", "state_serial_before", "state_serial_after",
+            "outputs", "resources", "timings",
+        ]
+
+
+class ApprovalSerializer(serializers.ModelSerializer):
+    approver = serializers.CharField(source="approver.username")
+
+    class Meta:
+        model = Approval
+        fields = ["approver", "decision", "comment", "plan_sha256", "monthly_cost", "created_at", "invalidated_at"]
+
+
+class StageSerializer(serializers.ModelSerializer):
+    approvals = ApprovalSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = RequestStage
+        fields = [
+            "order", "name", "approver_role", "mode", "required_approvals", "condition", "condition_value",
+            "sla_hours", "status", "opened_at", "decided_at", "approvals",
+        ]
+
+
+class RequestSerializer(serializers.ModelSerializer):
+    number = serializers.CharField(read_only=True)
+    agency = serializers.CharField(source="agency.name", read_only=True)
+    requester = serializers.CharField(source="requester.username", read_only=True)
+    cloud = serializers.CharField(source="offering.cloud.slug", read_only=True)
+    service = serializers.CharField(source="offering.service.slug", read_only=True)
+    has_secret_parameters = serializers.SerializerMethodField()
+    plan = RunSerializer(source="plan_run", read_only=True)
+    stages = StageSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Request
+        fields = [
+            "id", "number", "kind", "status", "title", "justification", "agency", "requester", "offering", "cloud",
+            "service", "instance", "parameters", "has_secret_parameters", "data_classification", "lease_months",
+            "monthly_cost", "usage", "policy_name", "error", "created_at", "submitted_at", "decided_at",
+            "completed_at", "plan", "apply_run", "stages",
+        ]
+
+    def get_has_secret_parameters(self, request: Request) -> bool:
+        return bool(request.secret_parameters_token)
+
+
+class RequestCreateSerializer(serializers.Serializer):
+    offering = serializers.IntegerField()
+    parameters = serializers.DictField()
+    title = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
+    justification = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    data_classification = serializers.ChoiceField(choices=DataClassification.choices, default=DataClassification.INTERNAL)
+    lease_months = serializers.IntegerField(min_value=1, max_value=60, default=12)
+    submit = serializers.BooleanField(default=True)
+
+
+class DecisionSerializer(serializers.Serializer):
+    comment = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class InstanceSerializer(serializers.ModelSerializer):
+    agency = serializers.CharField(source="agency.name", read_only=True)
+    cloud = serializers.CharField(source="offering.cloud.slug", read_only=True)
+    service = serializers.CharField(source="offering.service.slug", read_only=True)
+
+    class Meta:
+        model = Instance
+        fields = [
+            "id", "name", "agency", "cloud", "service", "offering", "status", "parameters", "data_classification",
+            "resources", "outputs", "monthly_cost", "usage", "lease_end", "drift_status", "drift_checked_at",
+            "created_at", "destroyed_at",
+        ]
+
+
+class Day2Serializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=[RequestKind.MODIFY, RequestKind.EXTEND, RequestKind.DECOMMISSION])
+    parameters = serializers.DictField(required=False, default=dict)
+    lease_months = serializers.IntegerField(min_value=1, max_value=60, default=12)
+    justification = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")

@@ -1,0 +1,10 @@
+from rest_framework.routers import SimpleRouter
+
+from .views import ApprovalInboxViewSet, InstanceViewSet, RequestViewSet, RunViewSet
+
+router = SimpleRouter()
+router.register("requests", RequestViewSet, basename="request")
+router.register("approvals", ApprovalInboxViewSet, basename="approval")
+router.register("runs", RunViewSet, basename="run")
+router.register("instances", InstanceViewSet, basename="instance")
+urlpatterns = router.urls

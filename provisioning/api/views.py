@@ -1,0 +1,153 @@
+"""The request journey over HTTP: the same selectors and services as the pages."""
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from catalogue.selectors import offering_get_for_user
+from provisioning.selectors import (
+    approval_inbox_for_user,
+    instance_get_for_user,
+    instance_list_for_user,
+    request_get_for_user,
+    request_list_for_user,
+    run_get_for_user,
+)
+from provisioning.services import requests as request_services
+
+from .serializers import (
+    Day2Serializer,
+    DecisionSerializer,
+    InstanceSerializer,
+    RequestCreateSerializer,
+    RequestSerializer,
+    RunSerializer,
+)
+
+
+class RequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = RequestSerializer
+
+    def get_queryset(self):
+        return request_list_for_user(
+            self.request.user,
+            status=self.request.query_params.get("status") or None,
+            mine=self.request.query_params.get("mine") == "1",
+        ).prefetch_related("stages__approvals__approver")
+
+    def get_object(self):
+        return request_get_for_user(self.request.user, self.kwargs["pk"])
+
+    @extend_schema(request=RequestCreateSerializer, responses={201: RequestSerializer})
+    def create(self, request):
+        data = RequestCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        offering = offering_get_for_user(request.user, values["offering"])
+        created = request_services.request_create(
+            actor=request.user,
+            offering=offering,
+            parameters=values["parameters"],
+            title=values["title"],
+            justification=values["justification"],
+            data_classification=values["data_classification"],
+            lease_months=values["lease_months"],
+        )
+        if values["submit"]:
+            request_services.request_submit(actor=request.user, request=created)
+        created.refresh_from_db()
+        return Response(RequestSerializer(created).data, status=status.HTTP_201_CREATED)
+
+    def _act(self, service, **kwargs):
+        target = self.get_object()
+        service(actor=self.request.user, request=target, **kwargs)
+        target.refresh_from_db()
+        return Response(RequestSerializer(target).data)
+
+    @extend_schema(request=None, responses=RequestSerializer)
+    @action(detail=True, methods=["post"])
+    def submit(self, request, pk=None):
+        return self._act(request_services.request_submit)
+
+    @extend_schema(request=DecisionSerializer, responses=RequestSerializer)
+    @action(detail=True, methods=["post"])
+    def approve(self, request, pk=None):
+        decision = DecisionSerializer(data=request.data)
+        decision.is_valid(raise_exception=True)
+        return self._act(request_services.request_approve, comment=decision.validated_data["comment"])
+
+    @extend_schema(request=DecisionSerializer, responses=RequestSerializer)
+    @action(detail=True, methods=["post"])
+    def reject(self, request, pk=None):
+        decision = DecisionSerializer(data=request.data)
+        decision.is_valid(raise_exception=True)
+        return self._act(request_services.request_reject, comment=decision.validated_data["comment"])
+
+    @extend_schema(request=None, responses=RequestSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        return self._act(request_services.request_cancel)
+
+    @extend_schema(request=None, responses=RequestSerializer)
+    @action(detail=True, methods=["post"])
+    def retry(self, request, pk=None):
+        return self._act(request_services.request_retry)
+
+    @extend_schema(responses=RunSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def runs(self, request, pk=None):
+        target = self.get_object()
+        return Response(RunSerializer(target.runs.order_by("-queued_at", "-id"), many=True).data)
+
+
+class ApprovalInboxViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """Requests waiting at a stage the caller may sign now."""
+
+    serializer_class = RequestSerializer
+
+    def get_queryset(self):
+        return approval_inbox_for_user(self.request.user)
+
+
+class RunViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = RunSerializer
+
+    def get_object(self):
+        return run_get_for_user(self.request.user, self.kwargs["pk"])
+
+    @extend_schema(responses={200: {"type": "object", "properties": {"status": {"type": "string"}, "log": {"type": "string"}, "next_offset": {"type": "integer"}}}})
+    @action(detail=True, methods=["get"])
+    def log(self, request, pk=None):
+        """The run's (redacted) log from ?offset= on, for following a run as it goes."""
+        run = self.get_object()
+        try:
+            offset = max(int(request.query_params.get("offset", 0)), 0)
+        except ValueError:
+            offset = 0
+        return Response({"status": run.status, "log": run.log[offset:], "next_offset": len(run.log)})
+
+
+class InstanceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = InstanceSerializer
+
+    def get_queryset(self):
+        return instance_list_for_user(self.request.user)
+
+    def get_object(self):
+        return instance_get_for_user(self.request.user, self.kwargs["pk"])
+
+    @extend_schema(request=Day2Serializer, responses={201: RequestSerializer})
+    @action(detail=True, methods=["post"], url_path="requests")
+    def change(self, request, pk=None):
+        """Ask to modify, extend or decommission this instance (submitted at once)."""
+        instance = self.get_object()
+        data = Day2Serializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        created = request_services.request_create_day2(
+            actor=request.user, instance=instance, kind=values["kind"], parameters=values["parameters"],
+            lease_months=values["lease_months"], justification=values["justification"],
+        )
+        request_services.request_submit(actor=request.user, request=created)
+        created.refresh_from_db()
+        return Response(RequestSerializer(created).data, status=status.HTTP_201_CREATED)

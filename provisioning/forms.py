@@ -1,0 +1,75 @@
+"""Forms of the request journey: the request's own fields beside the module's parameter form, decisions,
+and the day-2 changes."""
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from catalogue.choices import DataClassification
+from catalogue.models import Offering
+
+
+class RequestForm(forms.Form):
+    title = forms.CharField(label=_("标题"), max_length=128, required=False, help_text=_("留空则自动生成。"))
+    justification = forms.CharField(
+        label=_("申请理由"), widget=forms.Textarea(attrs={"rows": 3}), max_length=2000,
+        help_text=_("说明业务用途，审批人将据此审核。"),
+    )
+    data_classification = forms.TypedChoiceField(label=_("数据分级"), coerce=int)
+    lease_months = forms.IntegerField(label=_("租期（月）"), min_value=1, max_value=60, initial=12)
+
+    def __init__(self, *args, offering: Offering, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["data_classification"].choices = [
+            (level, DataClassification(level).label) for level in offering.effective_classifications
+        ]
+        self.fields["data_classification"].help_text = _("此云允许：%(levels)s") % {
+            "levels": "、".join(offering.classification_labels())
+        }
+
+
+class DecisionForm(forms.Form):
+    comment = forms.CharField(
+        label=_("审批意见"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("驳回时必填。"),
+    )
+
+
+class ExtendForm(forms.Form):
+    lease_months = forms.IntegerField(label=_("续期（月）"), min_value=1, max_value=60, initial=12)
+    justification = forms.CharField(label=_("理由"), widget=forms.Textarea(attrs={"rows": 2}), max_length=2000)
+
+
+class DecommissionForm(forms.Form):
+    confirm_name = forms.CharField(label=_("确认资源名称"), max_length=128, help_text=_("请输入资源名称以确认退订。"))
+    justification = forms.CharField(label=_("理由"), widget=forms.Textarea(attrs={"rows": 2}), max_length=2000)
+
+    def __init__(self, *args, instance_name: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.instance_name = instance_name
+
+    def clean_confirm_name(self):
+        value = self.cleaned_data["confirm_name"].strip()
+        if value != self.instance_name:
+            raise forms.ValidationError(_("名称不符：请输入“%(name)s”。") % {"name": self.instance_name})
+        return value
+
+
+class ModifyJustificationForm(forms.Form):
+    justification = forms.CharField(label=_("变更理由"), widget=forms.Textarea(attrs={"rows": 2}), max_length=2000)
+
+
+def change_parameters_form_class(instance) -> type[forms.Form]:
+    """The offering's parameter form for changing an instance: a sensitive field left empty keeps the value
+    the instance has (it is never shown, so it cannot be edited in place)."""
+    from catalogue.forms import offering_parameters_form_class
+
+    base = offering_parameters_form_class(instance.offering)
+    kept = instance.workspace.secret_variables
+
+    class ChangeParametersForm(base):
+        def clean(self):
+            for name, value in kept.items():
+                if self.cleaned_data.get(name) in (None, ""):
+                    self.cleaned_data[name] = value
+            return super().clean()
+
+    return ChangeParametersForm

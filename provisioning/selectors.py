@@ -1,0 +1,131 @@
+"""Reads of provisioning, filtered to what the user may see (another agency's objects answer 404)."""
+from django.db.models import QuerySet
+from django.http import Http404
+
+from portal.permissions import objects_for_user
+
+from .choices import RequestStatus, StageStatus
+from .models import Instance, Notification, Request, Run
+
+
+def request_list_for_user(user, *, status: str | None = None, mine: bool = False) -> QuerySet[Request]:
+    requests = objects_for_user(
+        user,
+        "provisioning.view_request",
+        Request.objects.select_related("offering", "offering__cloud", "offering__service", "agency", "requester"),
+    )
+    if status:
+        requests = requests.filter(status=status)
+    if mine:
+        requests = requests.filter(requester=user)
+    return requests.order_by("-created_at", "-id")
+
+
+def request_get_for_user(user, pk) -> Request:
+    try:
+        return request_list_for_user(user).select_related("plan_run", "apply_run", "instance", "workspace").get(pk=pk)
+    except (Request.DoesNotExist, ValueError, TypeError) as exc:
+        raise Http404 from exc
+
+
+def approval_inbox_for_user(user) -> QuerySet[Request]:
+    """Requests waiting at a stage the user may sign now (not their own)."""
+    return (
+        objects_for_user(
+            user,
+            "provisioning.approve_request",
+            Request.objects.select_related("offering__cloud", "offering__service", "agency", "requester"),
+        )
+        .filter(status=RequestStatus.AWAITING_APPROVAL, stages__status=StageStatus.OPEN)
+        .exclude(requester=user)
+        .distinct()
+        .order_by("submitted_at", "id")
+    )
+
+
+def instance_list_for_user(user) -> QuerySet[Instance]:
+    return objects_for_user(
+        user,
+        "provisioning.view_instance",
+        Instance.objects.select_related("offering__cloud", "offering__service", "agency"),
+    ).order_by("-created_at")
+
+
+def instance_get_for_user(user, pk) -> Instance:
+    try:
+        return instance_list_for_user(user).select_related("workspace").get(pk=pk)
+    except (Instance.DoesNotExist, ValueError, TypeError) as exc:
+        raise Http404 from exc
+
+
+def run_get_for_user(user, pk) -> Run:
+    """A run is visible with its request (or, for operators, globally)."""
+    run = Run.objects.select_related("workspace", "request").filter(pk=pk).first()
+    if run is None:
+        raise Http404
+    if run.request_id is not None:
+        request_get_for_user(user, run.request_id)
+        return run
+    if not objects_for_user(user, "provisioning.view_run", Run.objects.filter(pk=pk)).exists():
+        raise Http404
+    return run
+
+
+def notification_list_for_user(user) -> QuerySet[Notification]:
+    return Notification.objects.filter(recipient=user).select_related("request")
+
+
+def unread_count(user) -> int:
+    if not user.is_authenticated:
+        return 0
+    return Notification.objects.filter(recipient=user, read_at__isnull=True).count()
+
+
+def request_timeline(request: Request):
+    """The request's history from the audit trail: its own events and its runs'."""
+    from portal.models import AuditEvent
+
+    run_ids = [str(pk) for pk in request.runs.values_list("pk", flat=True)]
+    return (
+        AuditEvent.objects.filter(object_type="provisioning.request", object_id=str(request.pk))
+        | AuditEvent.objects.filter(object_type="provisioning.run", object_id__in=run_ids)
+    ).order_by("id")
+
+
+def request_detail_context(user, request: Request) -> dict:
+    """Everything the request page shows, and which actions this user may take on it."""
+    from portal.permissions import user_can
+
+    from .choices import RunStatus
+    from .plan_summary import action_counts
+    from .services.quotas import quota_effect
+    from .services.requests import stage_group
+
+    open_stage = request.stages.filter(status=StageStatus.OPEN).first()
+    can_sign = (
+        open_stage is not None
+        and request.requester_id != user.pk
+        and user_can(user, "provisioning.approve_request", request)
+        and stage_group(open_stage).user_set.filter(pk=user.pk).exists()
+        and not request.approvals.filter(approver=user, invalidated_at__isnull=True).exists()
+    )
+    plan = request.plan_run
+    runs = list(request.runs.order_by("-queued_at", "-id"))
+    live_run = next((run for run in runs if run.status in RunStatus.active()), runs[0] if runs else None)
+    return {
+        "req": request,
+        "stages": request.stages.prefetch_related("approvals__approver").order_by("order"),
+        "plan": plan,
+        "plan_counts": action_counts(plan.plan_summary) if plan and plan.plan_summary else None,
+        "quota_rows": quota_effect(request) if request.kind != "decommission" else [],
+        "timeline": request_timeline(request).select_related("actor"),
+        "live_run": live_run,
+        "runs": runs,
+        "can_sign": can_sign,
+        "can_cancel": request.status in {RequestStatus.DRAFT, RequestStatus.SUBMITTED, RequestStatus.PLANNING,
+                                         RequestStatus.AWAITING_APPROVAL, RequestStatus.FAILED}
+        and user_can(user, "provisioning.cancel_request", request),
+        "can_submit": request.status == RequestStatus.DRAFT and request.requester_id == user.pk,
+        "can_retry": request.status == RequestStatus.FAILED
+        and (request.requester_id == user.pk or user_can(user, "provisioning.change_request")),
+    }

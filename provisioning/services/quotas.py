@@ -1,0 +1,140 @@
+"""Quotas that cannot race: checked at submit, reserved at final approval with the limit rows locked,
+consumed by a successful apply, released by reject, cancel, failure and destroy."""
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils.translation import gettext as _
+
+from catalogue.choices import QuotaDimension
+from portal.errors import DomainError
+
+from ..choices import ReservationStatus
+from ..models import QuotaLimit, QuotaReservation, Request
+
+
+class QuotaExceeded(DomainError):
+    def __init__(self, shortfalls: list[dict]):
+        first = shortfalls[0]
+        message = _(
+            "超出配额：%(scope)s的%(dimension)s上限为 %(limit)s，已使用 %(used)s，已预留 %(reserved)s，本次申请 %(requested)s。"
+        ) % first
+        super().__init__(message, code="quota_exceeded", params={"shortfalls": shortfalls})
+        self.shortfalls = shortfalls
+
+
+def demand_of(request: Request) -> dict[str, Decimal]:
+    """What the request adds per dimension, monthly cost included (for a change: only what grows)."""
+    demand = {dim: Decimal(str(amount)) for dim, amount in request.usage.items()}
+    demand[QuotaDimension.MONTHLY_COST] = Decimal(request.monthly_cost)
+    if request.instance_id:
+        current = {dim: Decimal(str(amount)) for dim, amount in request.instance.usage.items()}
+        current[QuotaDimension.MONTHLY_COST] = Decimal(request.instance.monthly_cost)
+        demand = {dim: amount - current.get(dim, Decimal(0)) for dim, amount in demand.items()}
+    return {dim: amount for dim, amount in demand.items() if amount != 0}
+
+
+def limits_for(request: Request):
+    """The limits that bind this request: its agency's on its cloud and its agency's across all clouds."""
+    return QuotaLimit.objects.filter(agency=request.agency).filter(
+        Q(cloud=request.offering.cloud_id) | Q(cloud__isnull=True)
+    )
+
+
+def _shortfall(limit: QuotaLimit, requested: Decimal) -> dict:
+    return {
+        "scope": limit.cloud.name if limit.cloud_id else _("全部云"),
+        "dimension": QuotaDimension(limit.dimension).label,
+        "dimension_code": limit.dimension,
+        "limit": str(limit.limit),
+        "used": str(limit.used),
+        "reserved": str(limit.reserved),
+        "requested": str(requested),
+    }
+
+
+def quota_effect(request: Request) -> list[dict]:
+    """For pages: every binding limit with what is used, reserved, this request's demand and what is left."""
+    demand = demand_of(request)
+    rows = []
+    for limit in limits_for(request).select_related("cloud"):
+        requested = demand.get(limit.dimension, Decimal(0))
+        row = _shortfall(limit, requested)
+        row["after"] = str(limit.limit - limit.used - limit.reserved - max(requested, Decimal(0)))
+        row["fits"] = requested <= 0 or limit.used + limit.reserved + requested <= limit.limit
+        rows.append(row)
+    return rows
+
+
+def quota_check(request: Request) -> None:
+    """Refuse early (at submit) when the request cannot fit; nothing is reserved here."""
+    demand = demand_of(request)
+    shortfalls = [
+        _shortfall(limit, demand[limit.dimension])
+        for limit in limits_for(request).select_related("cloud")
+        if demand.get(limit.dimension, 0) > 0 and limit.used + limit.reserved + demand[limit.dimension] > limit.limit
+    ]
+    if shortfalls:
+        raise QuotaExceeded(shortfalls)
+
+
+@transaction.atomic
+def quota_reserve(request: Request) -> list[QuotaReservation]:
+    """Reserve the request's demand with every binding limit row locked, so concurrent approvals queue here
+    and the sum of reservations can never pass a limit."""
+    demand = demand_of(request)
+    limits = list(limits_for(request).select_related("cloud").select_for_update(of=("self",)).order_by("pk"))
+    shortfalls = [
+        _shortfall(limit, demand[limit.dimension])
+        for limit in limits
+        if demand.get(limit.dimension, 0) > 0 and limit.used + limit.reserved + demand[limit.dimension] > limit.limit
+    ]
+    if shortfalls:
+        raise QuotaExceeded(shortfalls)
+    reservations = []
+    for limit in limits:
+        amount = demand.get(limit.dimension, Decimal(0))
+        if amount <= 0:
+            continue
+        limit.reserved += amount
+        limit.save(update_fields=["reserved"])
+        reservations.append(QuotaReservation.objects.create(request=request, limit=limit, amount=amount))
+    return reservations
+
+
+@transaction.atomic
+def quota_consume(request: Request) -> None:
+    """The apply succeeded: what was reserved is now used; a change that shrank gives the difference back."""
+    for reservation in request.reservations.select_related("limit").select_for_update(of=("self",)).filter(
+        status=ReservationStatus.RESERVED
+    ):
+        limit = QuotaLimit.objects.select_for_update().get(pk=reservation.limit_id)
+        limit.reserved -= reservation.amount
+        limit.used += reservation.amount
+        limit.save(update_fields=["reserved", "used"])
+        reservation.status = ReservationStatus.CONSUMED
+        reservation.save(update_fields=["status", "updated_at"])
+    shrink = {dim: -amount for dim, amount in demand_of(request).items() if amount < 0}
+    if shrink:
+        quota_give_back(request, shrink)
+
+
+@transaction.atomic
+def quota_release(request: Request) -> None:
+    """Reject, cancel or failure: reservations not yet used go back."""
+    for reservation in request.reservations.select_for_update().filter(status=ReservationStatus.RESERVED):
+        limit = QuotaLimit.objects.select_for_update().get(pk=reservation.limit_id)
+        limit.reserved = max(limit.reserved - reservation.amount, Decimal(0))
+        limit.save(update_fields=["reserved"])
+        reservation.status = ReservationStatus.RELEASED
+        reservation.save(update_fields=["status", "updated_at"])
+
+
+@transaction.atomic
+def quota_give_back(request: Request, amounts: dict[str, Decimal]) -> None:
+    """An instance was destroyed or shrank: lower what its agency uses."""
+    for limit in limits_for(request).select_for_update().order_by("pk"):
+        amount = amounts.get(limit.dimension)
+        if amount:
+            limit.used = max(limit.used - amount, Decimal(0))
+            limit.save(update_fields=["used"])

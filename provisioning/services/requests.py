@@ -1,0 +1,701 @@
+"""The request journey: create, submit, plan, approve or reject stage by stage, apply, complete.
+
+Each function checks the actor's permission, moves the request by compare-and-set against
+REQUEST_TRANSITIONS, writes the audit event in the same transaction, and leaves Terraform and email to
+after commit. Object permissions follow the request: its requester and agency approvers may view it; the
+group of the open stage may approve it while that stage is open, and not after.
+"""
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.contrib.auth.models import Group
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from guardian.shortcuts import assign_perm, remove_perm
+
+from catalogue.choices import CloudStatus, DataClassification
+from catalogue.models import Offering
+from catalogue.module_i18n import translate_module_text
+from catalogue.module_schema import validate_values
+from catalogue.pricing import UsageRuleError, estimate
+from catalogue.selectors import module_variables
+from portal.choices import Role
+from portal.errors import Conflict, DomainError, PermissionDenied
+from portal.models import Agency, User
+from portal.permissions import agency_group, cloud_group, user_can
+from portal.services import audit_record
+
+from ..choices import (
+    REQUEST_TRANSITIONS,
+    ApproverRole,
+    Decision,
+    InstanceStatus,
+    PlanMode,
+    RequestKind,
+    RequestStatus,
+    RunKind,
+    RunStatus,
+    StageMode,
+    StageStatus,
+)
+from ..models import Approval, Instance, Request, RequestStage, Run, Workspace
+from . import quotas
+from .notifications import notification_language, notify
+from .policies import stage_applies, stage_snapshots
+from .runs import run_cancel, run_enqueue
+
+
+class ParameterErrors(DomainError):
+    """Parameters that break the module's rules: one message list per field."""
+
+    def __init__(self, errors: dict[str, list[str]]):
+        super().__init__(_("申请参数有误，请按提示修改。"), code="invalid_parameters", params={"errors": errors})
+        self.errors = errors
+
+
+# Transitions ------------------------------------------------------------------------------------------------
+
+
+def request_move(request: Request, to_status: str, *, actor, details: dict | None = None, **fields) -> Request:
+    """Compare-and-set the request's status (from what it holds in memory) and audit it, in one transaction."""
+    from_status = request.status
+    if to_status not in REQUEST_TRANSITIONS[from_status]:
+        raise Conflict(
+            _("申请 %(number)s 当前为“%(from)s”，不能变为“%(to)s”。")
+            % {"number": request.number, "from": RequestStatus(from_status).label, "to": RequestStatus(to_status).label}
+        )
+    with transaction.atomic():
+        moved = Request.objects.filter(pk=request.pk, status=from_status).update(status=to_status, **fields)
+        if moved != 1:
+            raise Conflict(_("申请 %(number)s 已被其他操作改变，请刷新后重试。") % {"number": request.number})
+        audit_record(
+            actor=actor,
+            action=f"request.{to_status}",
+            obj=request,
+            agency=request.agency,
+            details={"from": from_status, **(details or {})},
+        )
+    for name, value in fields.items():
+        setattr(request, name, value)
+    request.status = to_status
+    return request
+
+
+# Reading parameters -----------------------------------------------------------------------------------------
+
+
+def clean_parameters(offering: Offering, values: dict) -> tuple[dict, dict]:
+    """Validate against the module's variables; return (plain, sensitive) or raise ParameterErrors."""
+    variables = module_variables(offering.module)
+    cleaned, errors = validate_values(variables, values, translate=translate_module_text)
+    if errors:
+        raise ParameterErrors(errors)
+    sensitive_names = {variable.name for variable in variables if variable.sensitive}
+    plain = {name: value for name, value in cleaned.items() if name not in sensitive_names}
+    secret = {name: value for name, value in cleaned.items() if name in sensitive_names and value is not None}
+    return plain, secret
+
+
+def _estimate(offering: Offering, parameters: dict) -> tuple[Decimal, dict]:
+    try:
+        cost, usage = estimate(offering, parameters)
+    except UsageRuleError as exc:
+        raise DomainError(_("无法计算费用：%(error)s。请联系系统管理员检查该服务的计费规则。") % {"error": exc}) from exc
+    return cost, {dim: str(amount) for dim, amount in usage.items()}
+
+
+def _check_offering(offering: Offering) -> None:
+    if not offering.enabled:
+        raise DomainError(_("该服务已下架，暂不受理申请。"))
+    if offering.cloud.status != CloudStatus.ACTIVE:
+        raise DomainError(
+            _("%(cloud)s当前为“%(status)s”，暂不受理申请。")
+            % {"cloud": offering.cloud.name, "status": offering.cloud.get_status_display()}
+        )
+
+
+def _check_classification(offering: Offering, level: int) -> None:
+    if level not in DataClassification.values:
+        raise DomainError(_("未知的数据分级。"), field="data_classification")
+    if level not in offering.effective_classifications:
+        raise DomainError(
+            _("%(cloud)s不允许存放“%(level)s”数据；允许的分级为：%(allowed)s。")
+            % {
+                "cloud": offering.cloud.name,
+                "level": DataClassification(level).label,
+                "allowed": "、".join(offering.classification_labels()),
+            },
+            field="data_classification",
+        )
+
+
+# Object permissions -----------------------------------------------------------------------------------------
+
+
+def stage_group(stage: RequestStage) -> Group:
+    """The group whose members sign this stage of this request."""
+    request = stage.request
+    if stage.approver_role == ApproverRole.AGENCY_APPROVER:
+        return agency_group(request.agency, Role.AGENCY_APPROVER)
+    if stage.approver_role == ApproverRole.CLOUD_OWNER:
+        return cloud_group(request.offering.cloud, Role.CLOUD_OWNER)
+    return Group.objects.get(name=stage.approver_role)
+
+
+def stage_approvers(stage: RequestStage):
+    """Who may sign the stage: the group's active members, never the requester, never someone who already
+    signed another stage of this request."""
+    signed = Approval.objects.filter(request=stage.request, invalidated_at__isnull=True).values("approver")
+    return (
+        stage_group(stage)
+        .user_set.filter(is_active=True)
+        .exclude(pk=stage.request.requester_id)
+        .exclude(pk__in=signed)
+    )
+
+
+def _grant_viewers(request: Request) -> None:
+    assign_perm("provisioning.view_request", request.requester, request)
+    assign_perm("provisioning.cancel_request", request.requester, request)
+    assign_perm("provisioning.view_request", agency_group(request.agency, Role.AGENCY_APPROVER), request)
+
+
+# Creating and submitting ------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def request_create(
+    *,
+    actor: User,
+    offering: Offering,
+    parameters: dict,
+    title: str = "",
+    justification: str = "",
+    data_classification: int = DataClassification.INTERNAL,
+    lease_months: int = 12,
+    agency: Agency | None = None,
+) -> Request:
+    """A draft request for a new resource; parameters are checked against the module now."""
+    agency = agency or actor.agency
+    if agency is None or not user_can(actor, "portal.request_for_agency", agency):
+        raise PermissionDenied(_("您不能代表该单位提交申请。"))
+    _check_offering(offering)
+    _check_classification(offering, int(data_classification))
+    if not 1 <= int(lease_months) <= 60:
+        raise DomainError(_("租期应在 1 到 60 个月之间。"), field="lease_months")
+    plain, secret = clean_parameters(offering, parameters)
+    cost, usage = _estimate(offering, {**plain, **secret})
+    request = Request(
+        kind=RequestKind.CREATE,
+        title=(title or f"{offering.service.name} · {plain.get('name', '')}".strip(" ·"))[:128],
+        justification=justification,
+        requester=actor,
+        agency=agency,
+        offering=offering,
+        parameters=plain,
+        data_classification=int(data_classification),
+        lease_months=int(lease_months),
+        monthly_cost=cost,
+        usage=usage,
+    )
+    request.secret_parameters = secret
+    request.full_clean(exclude=["instance", "workspace", "plan_run", "apply_run"])
+    request.save()
+    _grant_viewers(request)
+    audit_record(actor=actor, action="request.create", obj=request, agency=agency, details={"kind": request.kind})
+    return request
+
+
+@transaction.atomic
+def request_create_day2(
+    *,
+    actor: User,
+    instance: Instance,
+    kind: str,
+    parameters: dict | None = None,
+    lease_months: int = 12,
+    justification: str = "",
+) -> Request:
+    """A draft change to an existing instance: modify its parameters, extend its lease, or decommission it."""
+    if kind not in (RequestKind.MODIFY, RequestKind.EXTEND, RequestKind.DECOMMISSION):
+        raise DomainError(_("未知的变更类型。"))
+    if not user_can(actor, "portal.request_for_agency", instance.agency):
+        raise PermissionDenied(_("您不能代表该单位提交申请。"))
+    if instance.status != InstanceStatus.ACTIVE:
+        raise Conflict(_("资源当前为“%(status)s”，不能发起变更。") % {"status": instance.get_status_display()})
+    if Request.objects.filter(instance=instance, status__in=RequestStatus.active()).exists():
+        raise Conflict(_("该资源已有进行中的申请，请等待其完成或撤销后再发起。"))
+    offering = instance.offering
+    plain, secret = dict(instance.parameters), instance.workspace.secret_variables
+    if kind == RequestKind.MODIFY:
+        _check_offering(offering)
+        # Sensitive values left empty keep what the instance has.
+        merged = {**plain, **secret, **{k: v for k, v in (parameters or {}).items() if v not in ("", None)}}
+        plain, secret = clean_parameters(offering, merged)
+    cost, usage = (_estimate(offering, {**plain, **secret}) if kind != RequestKind.DECOMMISSION else (Decimal(0), {}))
+    labels = {RequestKind.MODIFY: _("变更"), RequestKind.EXTEND: _("续期"), RequestKind.DECOMMISSION: _("退订")}
+    request = Request(
+        kind=kind,
+        title=f"{labels[kind]} · {instance.name}"[:128],
+        justification=justification,
+        requester=actor,
+        agency=instance.agency,
+        offering=offering,
+        instance=instance,
+        workspace=instance.workspace,
+        parameters=plain,
+        data_classification=instance.data_classification,
+        lease_months=int(lease_months),
+        monthly_cost=cost if kind != RequestKind.EXTEND else instance.monthly_cost,
+        usage=usage if kind != RequestKind.EXTEND else instance.usage,
+    )
+    if kind == RequestKind.EXTEND and not 1 <= int(lease_months) <= 60:
+        raise DomainError(_("续期应在 1 到 60 个月之间。"), field="lease_months")
+    request.secret_parameters = secret
+    request.save()
+    _grant_viewers(request)
+    audit_record(actor=actor, action="request.create", obj=request, agency=request.agency, details={"kind": kind})
+    return request
+
+
+@transaction.atomic
+def request_submit(*, actor: User, request: Request) -> Request:
+    """Check quota early, copy the approval policy into the request, and start the plan."""
+    request = Request.objects.select_for_update().get(pk=request.pk)
+    if request.requester_id != actor.pk:
+        raise PermissionDenied(_("只有申请人本人可以提交该申请。"))
+    if request.kind != RequestKind.DECOMMISSION:
+        quotas.quota_check(request)
+    policy_name, stages = stage_snapshots(request)
+    request.stages.all().delete()
+    for order, stage in enumerate(stages, start=1):
+        RequestStage.objects.create(request=request, order=order, **stage)
+    request_move(request, RequestStatus.SUBMITTED, actor=actor, submitted_at=timezone.now(), policy_name=policy_name)
+    if request.kind == RequestKind.EXTEND:
+        # Nothing changes in the cloud: straight to the approvers.
+        request_move(request, RequestStatus.AWAITING_APPROVAL, actor=None)
+        _open_next_stage(request)
+        return request
+    return _start_plan(request, actor=actor)
+
+
+def _start_plan(request: Request, *, actor) -> Request:
+    if request.kind == RequestKind.CREATE and request.workspace_id is None:
+        workspace = Workspace(
+            cloud=request.offering.cloud,
+            module=request.offering.module,
+            agency=request.agency,
+            variables=request.parameters,
+        )
+        workspace.secret_variables = request.secret_parameters
+        workspace.save()
+        Request.objects.filter(pk=request.pk).update(workspace=workspace)
+        request.workspace = workspace
+    plan_mode = PlanMode.DESTROY if request.kind == RequestKind.DECOMMISSION else PlanMode.NORMAL
+    run = run_enqueue(
+        actor=actor,
+        workspace=request.workspace,
+        kind=RunKind.PLAN,
+        plan_mode=plan_mode,
+        request=request,
+        module=request.offering.module if plan_mode == PlanMode.NORMAL else None,
+        variables=request.parameters if plan_mode == PlanMode.NORMAL else None,
+        secret_variables=request.secret_parameters if plan_mode == PlanMode.NORMAL else None,
+    )
+    return request_move(request, RequestStatus.PLANNING, actor=actor, plan_run=run, error="")
+
+
+# Approvals --------------------------------------------------------------------------------------------------
+
+
+def _open_next_stage(request: Request) -> RequestStage | None:
+    """Open the first waiting stage whose condition holds (skipping the others); none left: final approval."""
+    for stage in request.stages.filter(status=StageStatus.WAITING).order_by("order"):
+        if not stage_applies(stage, request):
+            stage.status = StageStatus.SKIPPED
+            stage.save(update_fields=["status"])
+            continue
+        group = stage_group(stage)
+        assign_perm("provisioning.view_request", group, request)
+        assign_perm("provisioning.approve_request", group, request)
+        approvers = list(stage_approvers(stage))
+        stage.status = StageStatus.OPEN
+        stage.opened_at = timezone.now()
+        stage.eligible_count = len(approvers)
+        stage.save(update_fields=["status", "opened_at", "eligible_count"])
+        with notification_language():
+            notify(
+                approvers,
+                subject=_("待您审批：%(number)s %(title)s") % {"number": request.number, "title": request.title},
+                body=_("%(agency)s 的申请进入“%(stage)s”环节，月费用 ¥%(cost)s。请在 %(hours)s 小时内处理。")
+                % {"agency": request.agency.name, "stage": stage.name, "cost": request.monthly_cost, "hours": stage.sla_hours},
+                request=request,
+            )
+        return stage
+    _final_approval(request)
+    return None
+
+
+def _close_stage(stage: RequestStage, status: str) -> None:
+    stage.status = status
+    stage.decided_at = timezone.now()
+    stage.save(update_fields=["status", "decided_at"])
+    remove_perm("provisioning.approve_request", stage_group(stage), stage.request)
+
+
+def _stage_complete(stage: RequestStage) -> bool:
+    approvals = stage.approvals.filter(decision=Decision.APPROVE, invalidated_at__isnull=True).count()
+    if stage.mode == StageMode.ANY:
+        return approvals >= 1
+    if stage.mode == StageMode.M_OF_N:
+        return approvals >= stage.required_approvals
+    # "all": everyone who could sign when it opened.
+    return approvals >= max(stage.eligible_count, 1)
+
+
+def _final_approval(request: Request) -> None:
+    """Every stage is done: reserve quota (limit rows locked), then apply, destroy or complete."""
+    if request.kind in (RequestKind.CREATE, RequestKind.MODIFY):
+        quotas.quota_reserve(request)
+    request_move(
+        request, RequestStatus.APPROVED, actor=None, decided_at=timezone.now(),
+        approved_plan_sha256=request.plan_run.planfile_sha256 if request.plan_run_id else "",
+    )
+    with notification_language():
+        notify(
+            [request.requester],
+            subject=_("申请已批准：%(number)s") % {"number": request.number},
+            body=_("您的申请“%(title)s”已通过全部审批。") % {"title": request.title},
+            request=request,
+        )
+    if request.kind == RequestKind.EXTEND:
+        _complete_extend(request)
+        return
+    kind = RunKind.DESTROY if request.kind == RequestKind.DECOMMISSION else RunKind.APPLY
+    run = run_enqueue(actor=None, workspace=request.workspace, kind=kind, source_plan=request.plan_run, request=request)
+    if request.instance_id:
+        Instance.objects.filter(pk=request.instance_id).update(status=InstanceStatus.CHANGING)
+    request_move(request, RequestStatus.APPLYING, actor=None, apply_run=run)
+
+
+@transaction.atomic
+def request_approve(*, actor: User, request: Request, comment: str = "") -> Request:
+    """Sign the open stage. Nobody signs their own request, nor more than one stage of a request."""
+    request = Request.objects.select_for_update(of=("self",)).select_related("plan_run", "offering__cloud", "agency").get(pk=request.pk)
+    stage = _signable_stage(actor, request)
+    try:
+        with transaction.atomic():
+            Approval.objects.create(
+                request=request,
+                stage=stage,
+                approver=actor,
+                decision=Decision.APPROVE,
+                comment=comment.strip(),
+                plan_sha256=request.plan_run.planfile_sha256 if request.plan_run_id else "",
+                monthly_cost=request.monthly_cost,
+            )
+    except IntegrityError as exc:
+        raise Conflict(_("您已签署过该申请的一个审批环节，同一人只能签署一个环节。")) from exc
+    audit_record(
+        actor=actor, action="approval.approve", obj=request, agency=request.agency,
+        details={"stage": stage.name, "order": stage.order, "plan_sha256": request.approved_plan_sha256 or (request.plan_run.planfile_sha256 if request.plan_run_id else "")},
+    )
+    if _stage_complete(stage):
+        _close_stage(stage, StageStatus.APPROVED)
+        with notification_language():
+            notify(
+                [request.requester],
+                subject=_("审批进展：%(number)s 已通过“%(stage)s”") % {"number": request.number, "stage": stage.name},
+                body=comment,
+                request=request,
+            )
+        _open_next_stage(request)
+    return request
+
+
+@transaction.atomic
+def request_reject(*, actor: User, request: Request, comment: str) -> Request:
+    """Reject at the open stage; a rejection must say why."""
+    if not comment or not comment.strip():
+        raise DomainError(_("驳回时必须填写意见，说明驳回理由。"), field="comment")
+    request = Request.objects.select_for_update().get(pk=request.pk)
+    stage = _signable_stage(actor, request)
+    try:
+        with transaction.atomic():
+            Approval.objects.create(
+                request=request, stage=stage, approver=actor, decision=Decision.REJECT, comment=comment.strip(),
+                plan_sha256=request.plan_run.planfile_sha256 if request.plan_run_id else "",
+                monthly_cost=request.monthly_cost,
+            )
+    except IntegrityError as exc:
+        raise Conflict(_("您已签署过该申请的一个审批环节，同一人只能签署一个环节。")) from exc
+    _close_stage(stage, StageStatus.REJECTED)
+    request_move(
+        request, RequestStatus.REJECTED, actor=actor, decided_at=timezone.now(),
+        details={"stage": stage.name, "comment": comment.strip()[:500]},
+    )
+    quotas.quota_release(request)
+    with notification_language():
+        notify(
+            [request.requester],
+            subject=_("申请被驳回：%(number)s") % {"number": request.number},
+            body=_("“%(stage)s”环节驳回了您的申请。意见：%(comment)s") % {"stage": stage.name, "comment": comment.strip()},
+            request=request,
+        )
+    return request
+
+
+def _signable_stage(actor: User, request: Request) -> RequestStage:
+    if request.status != RequestStatus.AWAITING_APPROVAL:
+        raise Conflict(
+            _("申请当前为“%(status)s”，不在审批中。") % {"status": RequestStatus(request.status).label}
+        )
+    if request.requester_id == actor.pk:
+        raise PermissionDenied(_("不能审批自己提交的申请。"))
+    stage = request.stages.filter(status=StageStatus.OPEN).order_by("order").first()
+    if stage is None or not user_can(actor, "provisioning.approve_request", request):
+        raise PermissionDenied(_("该申请当前的审批环节不由您负责。"))
+    if not stage_group(stage).user_set.filter(pk=actor.pk).exists():
+        raise PermissionDenied(_("该申请当前的审批环节不由您负责。"))
+    return stage
+
+
+# Cancel, retry, re-plan -------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def request_cancel(*, actor: User, request: Request) -> Request:
+    request = Request.objects.select_for_update().get(pk=request.pk)
+    if not user_can(actor, "provisioning.cancel_request", request):
+        raise PermissionDenied(_("您不能撤销该申请。"))
+    for stage in request.stages.filter(status=StageStatus.OPEN):
+        _close_stage(stage, StageStatus.SKIPPED)
+    request_move(request, RequestStatus.CANCELLED, actor=actor)
+    if request.plan_run_id and request.plan_run.status == RunStatus.QUEUED:
+        run_cancel(actor=actor, run=request.plan_run)
+    quotas.quota_release(request)
+    return request
+
+
+@transaction.atomic
+def request_retry(*, actor: User, request: Request) -> Request:
+    """After a failure: plan again; the new plan goes back to the last stage that approved (or to the start
+    when nothing had been approved yet)."""
+    request = Request.objects.select_for_update().get(pk=request.pk)
+    if request.requester_id != actor.pk and not user_can(actor, "provisioning.change_request"):
+        raise PermissionDenied(_("只有申请人或运维人员可以重试该申请。"))
+    if request.status != RequestStatus.FAILED:
+        raise Conflict(_("只有失败的申请可以重试。"))
+    last = request.stages.filter(status=StageStatus.APPROVED).order_by("-order").first()
+    if last is not None:
+        Approval.objects.filter(stage=last, invalidated_at__isnull=True).update(invalidated_at=timezone.now())
+        RequestStage.objects.filter(pk=last.pk).update(status=StageStatus.WAITING, opened_at=None, decided_at=None)
+    Request.objects.filter(pk=request.pk).update(retrying=True)
+    request.retrying = True
+    if request.kind == RequestKind.EXTEND:
+        request_move(request, RequestStatus.PLANNING, actor=actor)
+        return request
+    return _start_plan(request, actor=actor)
+
+
+@transaction.atomic
+def request_replan(*, actor: User, request: Request) -> Request:
+    """Make a fresh plan for a request awaiting approval (the cloud changed, or an approver asks); the
+    approvals given to the old plan are reset when the new one arrives."""
+    request = Request.objects.select_for_update().get(pk=request.pk)
+    if request.requester_id != actor.pk and not user_can(actor, "provisioning.approve_request", request):
+        raise PermissionDenied(_("您不能重新生成该申请的计划。"))
+    for stage in request.stages.filter(status=StageStatus.OPEN):
+        _close_stage(stage, StageStatus.WAITING)
+    return _start_plan(request, actor=actor)
+
+
+# Reacting to runs -------------------------------------------------------------------------------------------
+
+
+def request_on_run_finished(run: Run) -> None:
+    """Called in the transaction that records a run's outcome; moves the request the run belongs to."""
+    if run.request_id is None:
+        if run.kind == RunKind.REFRESH:
+            _record_drift(run)
+        return
+    request = Request.objects.select_for_update(of=("self",)).select_related("offering__cloud", "agency", "requester").get(pk=run.request_id)
+    if run.kind == RunKind.REFRESH:
+        _record_drift(run)
+        return
+    if run.kind == RunKind.PLAN:
+        if request.status != RequestStatus.PLANNING or request.plan_run_id != run.pk:
+            return  # cancelled meanwhile, or an older plan
+        if run.status == RunStatus.SUCCEEDED:
+            _plan_ready(request, run)
+        else:
+            _fail(request, run.error or _("生成计划失败。"))
+        return
+    if request.status != RequestStatus.APPLYING or request.apply_run_id != run.pk:
+        return
+    if run.status == RunStatus.SUCCEEDED:
+        _complete(request, run)
+    else:
+        _fail(request, run.error or _("执行失败。"))
+
+
+def _plan_ready(request: Request, run: Run) -> None:
+    """The plan is in. Approvals that saw a different plan or cost are reset, except on a retry, where the
+    last stage alone signs again (request_retry reopened it); then approving starts (again)."""
+    outdated = request.approvals.filter(invalidated_at__isnull=True).filter(
+        ~Q(plan_sha256=run.planfile_sha256) | ~Q(monthly_cost=request.monthly_cost)
+    )
+    if request.retrying:
+        Request.objects.filter(pk=request.pk).update(retrying=False)
+        request.retrying = False
+    elif outdated.exists():
+        reset_orders = set(outdated.values_list("stage__order", flat=True))
+        outdated.update(invalidated_at=timezone.now())
+        request.stages.filter(order__in=reset_orders).update(status=StageStatus.WAITING, opened_at=None, decided_at=None)
+        audit_record(
+            actor=None, action="request.approvals_reset", obj=request, agency=request.agency,
+            details={"plan_sha256": run.planfile_sha256, "stages": sorted(reset_orders)},
+        )
+    request_move(request, RequestStatus.AWAITING_APPROVAL, actor=None)
+    _open_next_stage(request)
+
+
+def _fail(request: Request, error: str) -> None:
+    request_move(request, RequestStatus.FAILED, actor=None, error=error[:4000])
+    quotas.quota_release(request)
+    if request.instance_id:
+        Instance.objects.filter(pk=request.instance_id, status=InstanceStatus.CHANGING).update(status=InstanceStatus.ACTIVE)
+    with notification_language():
+        notify(
+            [request.requester],
+            subject=_("申请失败：%(number)s") % {"number": request.number},
+            body=_("您的申请“%(title)s”执行失败，可在申请详情页查看错误并重试。") % {"title": request.title},
+            request=request,
+        )
+
+
+def _add_months(day: date, months: int) -> date:
+    month = day.month - 1 + months
+    year = day.year + month // 12
+    month = month % 12 + 1
+    # The last day of a shorter month stands in for the 29th-31st.
+    for candidate in (day.day, 30, 29, 28):
+        try:
+            return day.replace(year=year, month=month, day=min(day.day, candidate))
+        except ValueError:
+            continue
+    raise ValueError(day)
+
+
+def _complete(request: Request, run: Run) -> None:
+    now = timezone.now()
+    if request.kind == RequestKind.DECOMMISSION:
+        instance = request.instance
+        Instance.objects.filter(pk=instance.pk).update(
+            status=InstanceStatus.DESTROYED, destroyed_at=now, resources=[], outputs={}
+        )
+        amounts = {dim: Decimal(str(amount)) for dim, amount in instance.usage.items()}
+        amounts["monthly_cost"] = Decimal(instance.monthly_cost)
+        quotas.quota_give_back(request, amounts)
+        audit_record(actor=None, action="instance.destroyed", obj=instance, agency=instance.agency)
+    elif request.kind == RequestKind.CREATE:
+        quotas.quota_consume(request)
+        instance = Instance.objects.create(
+            name=str(request.parameters.get("name") or request.parameters.get("identifier") or request.title)[:128],
+            agency=request.agency,
+            offering=request.offering,
+            workspace=request.workspace,
+            parameters=request.parameters,
+            data_classification=request.data_classification,
+            resources=run.resources,
+            outputs=run.outputs,
+            monthly_cost=request.monthly_cost,
+            usage=request.usage,
+            lease_end=_add_months(timezone.localdate(), request.lease_months),
+            created_by=request.requester,
+        )
+        assign_perm("provisioning.view_instance", agency_group(request.agency, Role.REQUESTER), instance)
+        assign_perm("provisioning.view_instance", agency_group(request.agency, Role.AGENCY_APPROVER), instance)
+        Request.objects.filter(pk=request.pk).update(instance=instance)
+        request.instance = instance
+        audit_record(actor=None, action="instance.created", obj=instance, agency=instance.agency)
+    else:  # modify
+        quotas.quota_consume(request)
+        Instance.objects.filter(pk=request.instance_id).update(
+            status=InstanceStatus.ACTIVE, parameters=request.parameters, resources=run.resources,
+            outputs=run.outputs, monthly_cost=request.monthly_cost, usage=request.usage,
+        )
+        audit_record(actor=None, action="instance.modified", obj=request.instance, agency=request.agency)
+    request_move(request, RequestStatus.COMPLETED, actor=None, completed_at=now)
+    with notification_language():
+        notify(
+            [request.requester],
+            subject=_("申请已完成：%(number)s") % {"number": request.number},
+            body=_("您的申请“%(title)s”已执行完成。") % {"title": request.title},
+            request=request,
+        )
+
+
+def _complete_extend(request: Request) -> None:
+    instance = request.instance
+    start = max(instance.lease_end or timezone.localdate(), timezone.localdate())
+    Instance.objects.filter(pk=instance.pk).update(lease_end=_add_months(start, request.lease_months))
+    audit_record(actor=None, action="instance.lease_extended", obj=instance, agency=instance.agency,
+                 details={"months": request.lease_months})
+    request_move(request, RequestStatus.COMPLETED, actor=None, completed_at=timezone.now())
+
+
+def _record_drift(run: Run) -> None:
+    from ..choices import DriftStatus
+
+    if run.status != RunStatus.SUCCEEDED:
+        return
+    Instance.objects.filter(workspace=run.workspace_id).update(
+        drift_status=DriftStatus.DRIFTED if run.plan_summary else DriftStatus.IN_SYNC,
+        drift_checked_at=timezone.now(),
+    )
+
+
+def request_on_run_lost(run: Run) -> None:
+    """An apply or destroy lost its worker: the request waits for the operators; the instance is flagged."""
+    if run.request_id is None:
+        return
+    request = Request.objects.get(pk=run.request_id)
+    if request.instance_id:
+        Instance.objects.filter(pk=request.instance_id).update(status=InstanceStatus.NEEDS_RECONCILIATION)
+    operators = User.objects.filter(groups__name=Role.OPERATOR, is_active=True)
+    with notification_language():
+        notify(
+            operators,
+            subject=_("运行失联待核对：%(number)s") % {"number": request.number},
+            body=_("申请“%(title)s”的执行运行 #%(run)s 失联，已自动发起刷新比对，请核对后处置。")
+            % {"title": request.title, "run": run.pk},
+            request=request,
+        )
+
+
+# Reminders --------------------------------------------------------------------------------------------------
+
+
+def request_remind_overdue() -> int:
+    """Remind the approvers of every stage open longer than its SLA (once per SLA period)."""
+    now = timezone.now()
+    sent = 0
+    for stage in RequestStage.objects.filter(status=StageStatus.OPEN).select_related("request", "request__agency"):
+        due = stage.opened_at + timedelta(hours=stage.sla_hours)
+        last = stage.reminded_at or due
+        if now < due or (stage.reminded_at and now - last < timedelta(hours=stage.sla_hours)):
+            continue
+        with transaction.atomic(), notification_language():
+            notify(
+                stage_approvers(stage),
+                subject=_("审批超时提醒：%(number)s") % {"number": stage.request.number},
+                body=_("“%(stage)s”环节已超过 %(hours)s 小时未处理，请尽快审批。")
+                % {"stage": stage.name, "hours": stage.sla_hours},
+                request=stage.request,
+            )
+            RequestStage.objects.filter(pk=stage.pk).update(reminded_at=now)
+        sent += 1
+    return sent

@@ -1,0 +1,264 @@
+"""Pages of the request journey: request form, my requests, request detail with live run log, approvals
+inbox, the inventory with its day-2 changes, and the inbox. Views read through selectors and write through
+services; a DomainError becomes a message beside the field or at the top of the page."""
+from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views import View
+from django.views.generic import ListView, TemplateView
+
+from catalogue.forms import offering_parameters_form_class
+from catalogue.module_schema import ModuleSchemaError
+from catalogue.selectors import offering_get_for_user
+from portal.errors import DomainError
+
+from .choices import RequestKind, RequestStatus, RunStatus
+from .forms import (
+    DecisionForm,
+    DecommissionForm,
+    ExtendForm,
+    ModifyJustificationForm,
+    RequestForm,
+    change_parameters_form_class,
+)
+from .selectors import (
+    approval_inbox_for_user,
+    instance_get_for_user,
+    instance_list_for_user,
+    notification_list_for_user,
+    request_detail_context,
+    request_get_for_user,
+    request_list_for_user,
+    run_get_for_user,
+)
+from .services import requests as request_services
+from .services.notifications import notification_mark_read
+from .services.requests import ParameterErrors
+
+
+def apply_domain_error(exc: DomainError, *forms_by_field) -> bool:
+    """Put the error beside its field when one of the forms has that field; True when it was placed."""
+    if isinstance(exc, ParameterErrors):
+        form = forms_by_field[0]
+        for name, errors in exc.errors.items():
+            for error in errors:
+                form.add_error(name if name in form.fields else None, error)
+        return True
+    for form in forms_by_field:
+        if exc.field and exc.field in form.fields:
+            form.add_error(exc.field, exc.message)
+            return True
+    return False
+
+
+class RequestCreateView(LoginRequiredMixin, TemplateView):
+    """The offering page's form: the module's parameters plus the request's own fields."""
+
+    template_name = "catalogue/offering_detail.html"
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.user.is_authenticated:
+            self.offering = offering_get_for_user(request.user, kwargs["offering_pk"])
+        return super().dispatch(request, *args, **kwargs)
+
+    def get(self, request, *args, **kwargs):
+        return redirect("catalogue:offering_detail", pk=self.offering.pk)
+
+    def post(self, request, *args, **kwargs):
+        try:
+            parameters_form = offering_parameters_form_class(self.offering)(request.POST, prefix="p")
+        except ModuleSchemaError as exc:
+            messages.error(request, str(exc))
+            return redirect("catalogue:offering_detail", pk=self.offering.pk)
+        request_form = RequestForm(request.POST, offering=self.offering, prefix="r")
+        if parameters_form.is_valid() and request_form.is_valid():
+            data = request_form.cleaned_data
+            try:
+                created = request_services.request_create(
+                    actor=request.user,
+                    offering=self.offering,
+                    parameters=parameters_form.cleaned_data,
+                    title=data["title"],
+                    justification=data["justification"],
+                    data_classification=data["data_classification"],
+                    lease_months=data["lease_months"],
+                )
+                if "save_draft" not in request.POST:
+                    request_services.request_submit(actor=request.user, request=created)
+                    messages.success(request, _("申请 %(number)s 已提交，正在生成执行计划。") % {"number": created.number})
+                else:
+                    messages.success(request, _("申请 %(number)s 已保存为草稿。") % {"number": created.number})
+                return redirect("provisioning:request_detail", pk=created.pk)
+            except DomainError as exc:
+                if not apply_domain_error(exc, parameters_form, request_form):
+                    request_form.add_error(None, exc.message)
+        return self.render_to_response(
+            {"offering": self.offering, "form": parameters_form, "request_form": request_form}
+        )
+
+
+class RequestListView(LoginRequiredMixin, ListView):
+    template_name = "provisioning/request_list.html"
+    context_object_name = "requests"
+    paginate_by = 25
+
+    def get_queryset(self):
+        status = self.request.GET.get("status") or None
+        if status not in RequestStatus.values:
+            status = None
+        return request_list_for_user(self.request.user, status=status, mine=self.request.GET.get("mine") == "1")
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(statuses=RequestStatus.choices, **kwargs)
+
+
+class RequestDetailView(LoginRequiredMixin, TemplateView):
+    template_name = "provisioning/request_detail.html"
+
+    def get_context_data(self, **kwargs):
+        request_obj = request_get_for_user(self.request.user, kwargs["pk"])
+        return super().get_context_data(**request_detail_context(self.request.user, request_obj), **kwargs)
+
+
+class RequestActionView(LoginRequiredMixin, View):
+    """POST-only actions on a request: submit, cancel, retry, replan, approve, reject."""
+
+    ACTIONS = {"submit", "cancel", "retry", "replan", "approve", "reject"}
+
+    def post(self, request, pk, action):
+        request_obj = request_get_for_user(request.user, pk)
+        if action not in self.ACTIONS:
+            return redirect("provisioning:request_detail", pk=pk)
+        form = DecisionForm(request.POST)
+        comment = form.cleaned_data["comment"] if form.is_valid() else ""
+        try:
+            if action == "submit":
+                request_services.request_submit(actor=request.user, request=request_obj)
+            elif action == "cancel":
+                request_services.request_cancel(actor=request.user, request=request_obj)
+            elif action == "retry":
+                request_services.request_retry(actor=request.user, request=request_obj)
+            elif action == "replan":
+                request_services.request_replan(actor=request.user, request=request_obj)
+            elif action == "approve":
+                request_services.request_approve(actor=request.user, request=request_obj, comment=comment)
+            elif action == "reject":
+                request_services.request_reject(actor=request.user, request=request_obj, comment=comment)
+            messages.success(request, _("操作成功。"))
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        next_url = request.POST.get("next")
+        if next_url == "inbox":
+            return redirect("provisioning:approval_inbox")
+        return redirect("provisioning:request_detail", pk=pk)
+
+
+class RunLogView(LoginRequiredMixin, TemplateView):
+    """The run's log and status as a fragment; htmx polls it while the run is active."""
+
+    template_name = "provisioning/_run_log.html"
+
+    def get_context_data(self, **kwargs):
+        run = run_get_for_user(self.request.user, kwargs["pk"])
+        return super().get_context_data(run=run, active=run.status in RunStatus.active(), **kwargs)
+
+
+class ApprovalInboxView(LoginRequiredMixin, ListView):
+    template_name = "provisioning/approval_inbox.html"
+    context_object_name = "requests"
+
+    def get_queryset(self):
+        return approval_inbox_for_user(self.request.user).prefetch_related("stages")
+
+
+class InstanceListView(LoginRequiredMixin, ListView):
+    template_name = "provisioning/instance_list.html"
+    context_object_name = "instances"
+    paginate_by = 50
+
+    def get_queryset(self):
+        return instance_list_for_user(self.request.user)
+
+
+class InstanceDetailView(LoginRequiredMixin, TemplateView):
+    template_name = "provisioning/instance_detail.html"
+
+    def get_context_data(self, **kwargs):
+        instance = instance_get_for_user(self.request.user, kwargs["pk"])
+        return super().get_context_data(
+            instance=instance,
+            requests=request_list_for_user(self.request.user).filter(instance=instance),
+            **kwargs,
+        )
+
+
+class InstanceChangeView(LoginRequiredMixin, TemplateView):
+    """Day-2: modify parameters, extend the lease, or decommission, as a new request on the same path."""
+
+    template_name = "provisioning/instance_change.html"
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.user.is_authenticated:
+            self.instance = instance_get_for_user(request.user, kwargs["pk"])
+            if kwargs["kind"] not in (RequestKind.MODIFY, RequestKind.EXTEND, RequestKind.DECOMMISSION):
+                return redirect("provisioning:instance_detail", pk=self.instance.pk)
+        return super().dispatch(request, *args, **kwargs)
+
+    def forms(self, data=None):
+        kind = self.kwargs["kind"]
+        if kind == RequestKind.MODIFY:
+            form_class = change_parameters_form_class(self.instance)
+            return form_class(data, prefix="p", initial=self.instance.parameters), ModifyJustificationForm(data)
+        if kind == RequestKind.EXTEND:
+            return None, ExtendForm(data)
+        return None, DecommissionForm(data, instance_name=self.instance.name)
+
+    def get_context_data(self, **kwargs):
+        parameters_form, form = kwargs.pop("forms", None) or self.forms()
+        return super().get_context_data(
+            instance=self.instance, kind=RequestKind(self.kwargs["kind"]), parameters_form=parameters_form, form=form,
+            **kwargs,
+        )
+
+    def post(self, request, *args, **kwargs):
+        parameters_form, form = self.forms(request.POST)
+        if form.is_valid() and (parameters_form is None or parameters_form.is_valid()):
+            try:
+                created = request_services.request_create_day2(
+                    actor=request.user,
+                    instance=self.instance,
+                    kind=kwargs["kind"],
+                    parameters=parameters_form.cleaned_data if parameters_form else None,
+                    lease_months=form.cleaned_data.get("lease_months", 12),
+                    justification=form.cleaned_data["justification"],
+                )
+                request_services.request_submit(actor=request.user, request=created)
+                messages.success(request, _("申请 %(number)s 已提交。") % {"number": created.number})
+                return redirect("provisioning:request_detail", pk=created.pk)
+            except DomainError as exc:
+                targets = [f for f in (parameters_form, form) if f is not None]
+                if not apply_domain_error(exc, *targets):
+                    form.add_error(None, exc.message)
+        return self.render_to_response(self.get_context_data(forms=(parameters_form, form)))
+
+
+class NotificationListView(LoginRequiredMixin, ListView):
+    template_name = "provisioning/notification_list.html"
+    context_object_name = "notifications"
+    paginate_by = 50
+
+    def get_queryset(self):
+        return notification_list_for_user(self.request.user)
+
+
+class NotificationOpenView(LoginRequiredMixin, View):
+    def post(self, request, pk):
+        notification = get_object_or_404(notification_list_for_user(request.user), pk=pk)
+        notification_mark_read(actor=request.user, notification=notification)
+        if notification.request_id:
+            return redirect("provisioning:request_detail", pk=notification.request_id)
+        return HttpResponseRedirect(reverse("provisioning:notification_list"))
+
