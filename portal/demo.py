@@ -237,9 +237,58 @@ def load_users(agencies: dict[str, Agency], clouds: list[Cloud]) -> list[User]:
     return users
 
 
+# (name, scope, stages): scope is {"is_default": True} or {"tier": …}; stages as PolicyStage fields.
+POLICIES = [
+    ("默认审批（两级）", {"is_default": True}, [
+        {"name": "单位审批", "approver_role": "agency_approver"},
+        {"name": "云主管部门审批", "approver_role": "cloud_owner"},
+    ]),
+    ("政务云审批", {"tier": CloudTier.GOVERNMENT}, [
+        {"name": "单位审批", "approver_role": "agency_approver"},
+        {"name": "安全审核", "approver_role": "security_reviewer", "condition": "classification_at_least",
+         "condition_value": "3"},
+        {"name": "财务审核", "approver_role": "finance_reviewer", "condition": "cost_at_least", "condition_value": "5000"},
+        {"name": "云主管部门审批", "approver_role": "cloud_owner"},
+    ]),
+    ("专属云审批", {"tier": CloudTier.SPECIALTY}, [
+        {"name": "单位审批", "approver_role": "agency_approver"},
+        {"name": "安全审核", "approver_role": "security_reviewer"},
+        {"name": "云主管部门审批", "approver_role": "cloud_owner"},
+    ]),
+]
+
+# Per agency, limits across all clouds.
+QUOTAS = {
+    "jyt": {"vcpu": 64, "memory_gb": 256, "storage_gb": 20480, "instances": 30, "buckets": 20, "monthly_cost": 60000},
+    "tangshan": {"vcpu": 32, "memory_gb": 128, "storage_gb": 10240, "instances": 15, "buckets": 10, "monthly_cost": 30000},
+}
+
+
+def load_policies() -> None:
+    from provisioning.models import ApprovalPolicy, PolicyStage
+
+    for name, scope, stages in POLICIES:
+        policy = _sync(ApprovalPolicy, {"name": name}, {"enabled": True, **scope})
+        for order, stage in enumerate(stages, start=1):
+            _sync(PolicyStage, {"policy": policy, "order": order}, {
+                "mode": "any", "required_approvals": 1, "condition": "always", "condition_value": "", "sla_hours": 24,
+                **stage,
+            })
+
+
+def load_quotas(agencies: dict[str, Agency]) -> None:
+    from provisioning.models import QuotaLimit
+
+    for code, limits in QUOTAS.items():
+        for dimension, limit in limits.items():
+            _sync(QuotaLimit, {"agency": agencies[code], "cloud": None, "dimension": dimension}, {"limit": Decimal(limit)})
+
+
 @transaction.atomic
 def load_demo() -> dict[str, int]:
     agencies = load_agencies()
     clouds = load_catalogue(agencies)
     users = load_users(agencies, clouds)
+    load_policies()
+    load_quotas(agencies)
     return {"agencies": len(agencies), "clouds": len(clouds), "users": len(users)}

@@ -70,3 +70,22 @@ def test_times_are_stored_in_utc(requester):
     event = audit_record(actor=requester, action="test.one")
     event.refresh_from_db()
     assert event.occurred_at.utcoffset().total_seconds() == 0
+
+
+def test_verify_command_reports_intact_and_broken_chains(requester, capsys):
+    from django.core.management import CommandError, call_command
+
+    audit_record(actor=requester, action="test.one")
+    call_command("audit_verify")
+    assert "intact" in capsys.readouterr().out
+    target = audit_record(actor=requester, action="test.two")
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL session_replication_role = replica")
+            cursor.execute("UPDATE portal_auditevent SET action = 'forged' WHERE id = %s", [target.pk])
+            cursor.execute("SET LOCAL session_replication_role = DEFAULT")
+    else:
+        AuditEvent.objects.filter(pk=target.pk).update(action="forged")
+    with pytest.raises(CommandError) as error:
+        call_command("audit_verify")
+    assert str(target.pk) in str(error.value)

@@ -3,6 +3,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from portal.demo import DEMO_PASSWORD, USERS, load_demo
+from portal.errors import DomainError
 
 
 class Command(BaseCommand):
@@ -11,7 +12,10 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         if settings.PRODUCTION:
             raise CommandError("demo data is for development only (PORTAL_ENV=production)")
-        counts = load_demo()
+        try:
+            counts = load_demo()
+        except DomainError as exc:
+            raise CommandError(str(exc)) from exc
         self.stdout.write(
             f"demo data: {counts['agencies']} agencies, {counts['clouds']} clouds, {counts['users']} users"
         )
