@@ -141,7 +141,10 @@ def null_provider_mirror(e2e_settings, tmp_path):
     target = tmp_path / "extra" / "registry.terraform.io" / "hashicorp" / "null" / "2.1.2" / "linux_amd64"
     target.mkdir(parents=True)
     shutil.copy2(binary, target / binary.name)
+    # A mirror of this test's own, so other tests keep seeing a mirror without it.
     e2e_settings.TERRAFORM_EXTRA_PROVIDER_DIRS = [tmp_path / "extra"]
+    e2e_settings.TERRAFORM_MIRROR_DIR = tmp_path / "mirror"
+    e2e_settings.TERRAFORM_CLI_CONFIG = tmp_path / "terraform.rc"
     from provisioning.terraform_setup import terraform_mirror_build
 
     terraform_mirror_build()
@@ -186,3 +189,18 @@ def test_worker_killed_mid_apply_needs_reconciliation_and_duplicates_nothing(
     assert state_store.lock_info(workspace.state_key) is None
     assert count_objects(cloud, "bucket", workspace) == 1
     assert cloud_client(cloud, "s3").list_buckets()["Buckets"]
+
+
+def test_missing_provider_is_named_with_the_mirror(celery_worker_process, local_clouds, e2e_settings):
+    """Nothing is downloaded: a module asking for a provider the mirror lacks fails, naming both."""
+    cloud = CloudFactory()
+    local_clouds(cloud)
+    celery_worker_process()
+    # The slow module needs hashicorp/null, which this mirror (no extra provider dirs) does not hold.
+    module = module_publish(actor=None, name="slow-bucket", version="1.0.0", directory=HERE / "modules" / "slow_bucket")
+    workspace = make_workspace(cloud, module, {"name": "no-null-bucket"})
+    plan = finished(run_enqueue(actor=None, workspace=workspace, kind=RunKind.PLAN))
+    assert plan.status == RunStatus.FAILED
+    assert "hashicorp/null" in plan.error
+    assert str(e2e_settings.TERRAFORM_MIRROR_DIR) in plan.error
+    assert count_objects(cloud, "bucket", workspace) == 0
