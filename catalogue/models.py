@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from portal import crypto
 from portal.models import Agency
@@ -49,7 +50,7 @@ class Cloud(models.Model):
 
     class Meta:
         verbose_name = _("云")
-        verbose_name_plural = _("云")
+        verbose_name_plural = pgettext_lazy("plural", "云")
         ordering = ["sort_order", "slug"]
         permissions = [("own_cloud", _("Can act as the cloud's owning department"))]
 
@@ -89,7 +90,7 @@ class Service(models.Model):
 
     class Meta:
         verbose_name = _("服务")
-        verbose_name_plural = _("服务")
+        verbose_name_plural = pgettext_lazy("plural", "服务")
         ordering = ["sort_order", "slug"]
 
     def __str__(self) -> str:
@@ -111,7 +112,7 @@ class ModuleVersion(models.Model):
 
     class Meta:
         verbose_name = _("模块版本")
-        verbose_name_plural = _("模块版本")
+        verbose_name_plural = pgettext_lazy("plural", "模块版本")
         ordering = ["name", "-published_at"]
         constraints = [models.UniqueConstraint(fields=["name", "version"], name="module_version_unique")]
 
@@ -148,7 +149,7 @@ class Offering(models.Model):
 
     class Meta:
         verbose_name = _("服务规格")
-        verbose_name_plural = _("服务规格")
+        verbose_name_plural = pgettext_lazy("plural", "服务规格")
         ordering = ["cloud__sort_order", "service__sort_order"]
         constraints = [models.UniqueConstraint(fields=["service", "cloud"], name="offering_service_cloud_unique")]
 

@@ -46,6 +46,7 @@ from typing import Any
 
 import hcl2
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from lark import Token, Tree
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
@@ -1126,7 +1127,8 @@ def _convert(type_: VariableType, value: Any, location: str, problems: list[tupl
                 problem(_("请输入列表。"))
                 return None
             if type_.kind is TypeKind.TUPLE and len(value) != len(type_.elements):
-                problem(_("应有 %(count)d 项。") % {"count": len(type_.elements)})
+                count = len(type_.elements)
+                problem(ngettext("应有 %(count)d 项。", "应有 %(count)d 项。", count) % {"count": count})
                 return None
             types = type_.elements if type_.kind is TypeKind.TUPLE else [type_.element] * len(value)
             items = [

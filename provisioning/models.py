@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from catalogue.choices import DataClassification, QuotaDimension
 from catalogue.models import Cloud, ModuleVersion, Offering
@@ -65,7 +66,7 @@ class Workspace(EncryptedJSONMixin, models.Model):
 
     class Meta:
         verbose_name = _("工作区")
-        verbose_name_plural = _("工作区")
+        verbose_name_plural = pgettext_lazy("plural", "工作区")
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
@@ -137,7 +138,7 @@ class Run(EncryptedJSONMixin, models.Model):
 
     class Meta:
         verbose_name = _("运行")
-        verbose_name_plural = _("运行")
+        verbose_name_plural = pgettext_lazy("plural", "运行")
         ordering = ["-queued_at", "-id"]
         constraints = [
             # At most one running run per workspace, whatever the workers believe.
@@ -183,7 +184,7 @@ class ApprovalPolicy(models.Model):
 
     class Meta:
         verbose_name = _("审批策略")
-        verbose_name_plural = _("审批策略")
+        verbose_name_plural = pgettext_lazy("plural", "审批策略")
         ordering = ["name"]
         constraints = [
             models.UniqueConstraint(
@@ -208,7 +209,7 @@ class PolicyStage(models.Model):
 
     class Meta:
         verbose_name = _("审批环节")
-        verbose_name_plural = _("审批环节")
+        verbose_name_plural = pgettext_lazy("plural", "审批环节")
         ordering = ["policy", "order"]
         constraints = [models.UniqueConstraint(fields=["policy", "order"], name="policy_stage_order_unique")]
 
@@ -267,7 +268,7 @@ class Request(EncryptedJSONMixin, models.Model):
 
     class Meta:
         verbose_name = _("申请")
-        verbose_name_plural = _("申请")
+        verbose_name_plural = pgettext_lazy("plural", "申请")
         ordering = ["-created_at", "-id"]
         permissions = [
             ("approve_request", _("Can sign the request's open approval stage")),
@@ -315,7 +316,7 @@ class RequestStage(models.Model):
 
     class Meta:
         verbose_name = _("审批环节")
-        verbose_name_plural = _("审批环节")
+        verbose_name_plural = pgettext_lazy("plural", "审批环节")
         ordering = ["request", "order"]
         constraints = [models.UniqueConstraint(fields=["request", "order"], name="request_stage_order_unique")]
 
@@ -339,7 +340,7 @@ class Approval(models.Model):
 
     class Meta:
         verbose_name = _("审批记录")
-        verbose_name_plural = _("审批记录")
+        verbose_name_plural = pgettext_lazy("plural", "审批记录")
         ordering = ["created_at", "id"]
         constraints = [
             # One person signs at most one stage of a request (among the approvals that still count).
@@ -364,7 +365,7 @@ class QuotaLimit(models.Model):
 
     class Meta:
         verbose_name = _("配额")
-        verbose_name_plural = _("配额")
+        verbose_name_plural = pgettext_lazy("plural", "配额")
         ordering = ["agency", "cloud", "dimension"]
         constraints = [
             models.UniqueConstraint(
@@ -397,7 +398,7 @@ class QuotaReservation(models.Model):
 
     class Meta:
         verbose_name = _("配额预留")
-        verbose_name_plural = _("配额预留")
+        verbose_name_plural = pgettext_lazy("plural", "配额预留")
         constraints = [
             # A retried request reserves again; only one reservation per limit may be outstanding.
             models.UniqueConstraint(
@@ -432,7 +433,7 @@ class Instance(models.Model):
 
     class Meta:
         verbose_name = _("资源实例")
-        verbose_name_plural = _("资源实例")
+        verbose_name_plural = pgettext_lazy("plural", "资源实例")
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
@@ -455,7 +456,7 @@ class Notification(models.Model):
 
     class Meta:
         verbose_name = _("通知")
-        verbose_name_plural = _("通知")
+        verbose_name_plural = pgettext_lazy("plural", "通知")
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:

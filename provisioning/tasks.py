@@ -3,8 +3,10 @@ import logging
 
 from celery import shared_task
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 from .runner import execute, worker_name
+from .services.notifications import notification_language
 from .services.runs import janitor_sweep, run_claim, run_wake
 
 logger = logging.getLogger(__name__)
@@ -54,8 +56,10 @@ def notification_send(notification_id: int) -> None:
     notification = Notification.objects.select_related("recipient").filter(pk=notification_id).first()
     if notification is None or not notification.recipient.email:
         return
+    with notification_language():  # the prefix in the language the subject was written in
+        subject = _("[云服务门户] %(subject)s") % {"subject": notification.subject}
     send_mail(
-        subject=f"[云服务门户] {notification.subject}",
+        subject=subject,
         message=notification.body or notification.subject,
         from_email=None,
         recipient_list=[notification.recipient.email],

@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from guardian.shortcuts import assign_perm, remove_perm
 
 from catalogue.choices import CloudStatus, DataClassification
@@ -125,7 +126,7 @@ def _check_classification(offering: Offering, level: int) -> None:
             % {
                 "cloud": offering.cloud.name,
                 "level": DataClassification(level).label,
-                "allowed": "、".join(offering.classification_labels()),
+                "allowed": pgettext("list separator", "、").join(offering.classification_labels()),
             },
             field="data_classification",
         )

@@ -4,6 +4,7 @@ from decimal import Decimal
 
 import pytest
 from django.db import transaction
+from django.utils import translation
 
 from portal.choices import Role
 from portal.errors import Conflict, DomainError, PermissionDenied
@@ -67,6 +68,10 @@ def test_create_keeps_secrets_out_of_plain_parameters(journey):
 
 def test_bad_parameter_gets_the_module_message_and_saves_nothing(journey):
     with pytest.raises(svc.ParameterErrors) as error:
+        create(journey["requester"], journey["offering"], parameters={**VM, "flavor": "huge"})
+    # The module's own error_message, in the user's language (Chinese first).
+    assert error.value.errors["flavor"] == ["规格必须是 small、medium、large 或 xlarge 之一。"]
+    with translation.override("en"), pytest.raises(svc.ParameterErrors) as error:
         create(journey["requester"], journey["offering"], parameters={**VM, "flavor": "huge"})
     assert error.value.errors["flavor"] == ["The flavor must be one of small, medium, large or xlarge."]
     assert Request.objects.count() == 0

@@ -45,7 +45,7 @@ class Command(BaseCommand):
                 catalog.add(
                     text,
                     string=previous.string if previous else "",
-                    locations=[tuple(where.rsplit(":", 1)) for where in sorted(texts[text])],
+                    locations=[(file, int(line)) for file, line in (where.rsplit(":", 1) for where in sorted(texts[text]))],
                 )
             path.parent.mkdir(parents=True, exist_ok=True)
             with path.open("wb") as handle:
