@@ -55,8 +55,9 @@ test: setup-dev
 lint: setup-dev
 	$(BIN)/ruff check .
 
+# BENCH_ARGS, e.g. "--repeat 8 --modules vm": see bench/README.md.
 bench: setup-dev
-	$(BIN)/python -m bench.run_overhead
+	$(BIN)/python -m bench.run_overhead $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -114,12 +114,12 @@ def execute(run: Run, worker: str) -> Run:
             client.init()
             timings["init"] = round(time.monotonic() - t0, 3)
             if run.kind in (RunKind.PLAN, RunKind.REFRESH):
-                fields = _plan(run, client, prepared, reporter, timings)
+                fields, state = _plan(run, client, prepared, reporter, timings)
             else:
-                fields = _apply(run, client, prepared, timings)
+                fields, state = _apply(run, client, prepared, timings)
         timings["total"] = round(time.monotonic() - started, 3)
         reporter.stop()
-        return _finish(run, RunStatus.SUCCEEDED, worker, timings=timings, **fields)
+        return _finish(run, RunStatus.SUCCEEDED, worker, state=state, timings=timings, **fields)
     except (TerraformError, StalePlan) as exc:
         reporter.write(f"\n{exc}\n")
         reporter.stop()
@@ -132,24 +132,29 @@ def execute(run: Run, worker: str) -> Run:
         raise
 
 
-def _finish(run: Run, status: str, worker: str, **fields) -> Run:
+def _finish(run: Run, status: str, worker: str, *, state: tuple[int | None, str] | None = None, **fields) -> Run:
+    """Record the outcome and the state version the workspace is now at: `state` when the run read it after
+    Terraform ended, else read here, before the transaction, so that no network call holds the transaction."""
     from .services.requests import request_on_run_finished
 
+    if state is None:
+        state = _stored_version(run.workspace)
     close_old_connections()
     with transaction.atomic():
         run = run_finish(run, status, worker=worker, **fields)
-        _record_state(run.workspace)
+        if state is not None:
+            serial, lineage = state
+            Workspace.objects.filter(pk=run.workspace_id).update(state_serial=serial, state_lineage=lineage)
         request_on_run_finished(run)
     return run
 
 
-def _record_state(workspace: Workspace) -> None:
+def _stored_version(workspace: Workspace) -> tuple[int | None, str] | None:
     try:
-        serial, lineage = state_store.state_version(workspace.state_key)
+        return state_store.state_version(workspace.state_key)
     except Exception:  # the store being unreachable must not lose the run's outcome
         logger.warning("could not read state of workspace %s", workspace.pk, exc_info=True)
-        return
-    Workspace.objects.filter(pk=workspace.pk).update(state_serial=serial, state_lineage=lineage)
+        return None
 
 
 def _release_stale_lock(run: Run, client: TerraformClient, reporter: Reporter) -> None:
@@ -166,10 +171,21 @@ def _release_stale_lock(run: Run, client: TerraformClient, reporter: Reporter) -
     )
 
 
-def _plan(run: Run, client: TerraformClient, prepared: PreparedWorkspace, reporter: Reporter, timings: dict) -> dict:
+def version_of(state: dict) -> tuple[int | None, str]:
+    """(serial, lineage) of a state document; (None, "") when there is no state yet (Terraform shows an empty
+    workspace as serial 0 without a lineage), as provisioning.state_store.state_version answers."""
+    if not state.get("lineage"):
+        return None, ""
+    return state.get("serial"), state["lineage"]
+
+
+def _plan(
+    run: Run, client: TerraformClient, prepared: PreparedWorkspace, reporter: Reporter, timings: dict
+) -> tuple[dict, tuple[int | None, str]]:
     if run.release_stale_lock:
         _release_stale_lock(run, client, reporter)
-    serial, lineage = state_store.state_version(run.workspace.state_key)
+    # A plan writes no state: the version it is made from is also the one the workspace is at afterwards.
+    serial, lineage = version_of(client.state())
     t0 = time.monotonic()
     has_changes = client.plan(
         PLANFILE,
@@ -187,7 +203,7 @@ def _plan(run: Run, client: TerraformClient, prepared: PreparedWorkspace, report
         "planfile_sha256": hashlib.sha256(raw).hexdigest(),
         "state_serial_before": serial,
         "state_lineage_before": lineage,
-    }
+    }, (serial, lineage)
 
 
 def _consume_plan(run: Run) -> Run:
@@ -202,9 +218,11 @@ def _consume_plan(run: Run) -> Run:
     return plan
 
 
-def _apply(run: Run, client: TerraformClient, prepared: PreparedWorkspace, timings: dict) -> dict:
+def _apply(
+    run: Run, client: TerraformClient, prepared: PreparedWorkspace, timings: dict
+) -> tuple[dict, tuple[int | None, str]]:
     plan = _consume_plan(run)
-    serial, lineage = state_store.state_version(run.workspace.state_key)
+    serial, lineage = version_of(client.state())
     # Terraform refuses a stale plan only when it knows the lineage; a plan made from empty state would be
     # applied again over a state written since (terraform issue 24078). Compare both ourselves.
     if (serial, lineage) != (plan.state_serial_before, plan.state_lineage_before):
@@ -219,12 +237,15 @@ def _apply(run: Run, client: TerraformClient, prepared: PreparedWorkspace, timin
     t0 = time.monotonic()
     client.apply(PLANFILE)
     timings["apply"] = round(time.monotonic() - t0, 3)
-    state = state_store.read_state(run.workspace.state_key) or {}
+    # One read of the new state gives the resources, the root outputs (what `terraform output -json` prints)
+    # and the version the workspace is now at.
+    state = client.state()
+    serial, lineage = version_of(state)
     return {
-        "outputs": masked_outputs(client.outputs(), prepared),
+        "outputs": masked_outputs(state.get("outputs", {}), prepared),
         "resources": resources_of(state),
-        "state_serial_after": state.get("serial"),
-    }
+        "state_serial_after": serial,
+    }, (serial, lineage)
 
 
 def masked_outputs(outputs: dict, prepared: PreparedWorkspace) -> dict:

@@ -49,6 +49,8 @@ from tf.schema import Attribute, Schema
 from tf.types import Map, String, Unknown
 from tf.utils import Diagnostics
 
+from pcloud_provider.inflight import changes_the_cloud
+
 if TYPE_CHECKING:
     from pcloud_provider.provider import PcloudProvider
 
@@ -314,6 +316,7 @@ class CloudResource(Resource):
         defaults = self.provider.default_tags
         return tags_state(cloud_tags, defaults if given(defaults) else {}, known)
 
+    @changes_the_cloud
     def create(self, ctx: CreateContext, planned: State) -> State | None:
         object_id: str | None = None
         with reported(ctx.diagnostics, f"Could not create {ctx.type_name}"):
@@ -383,6 +386,7 @@ class CloudResource(Resource):
         # Never drop an object from state because the cloud could not be asked; Terraform stops on the error.
         return current
 
+    @changes_the_cloud
     def update(self, ctx: UpdateContext, current: State, planned: State) -> State | None:
         object_id = current["id"]
         with reported(ctx.diagnostics, f"Could not update {ctx.type_name} {object_id}"):
@@ -391,6 +395,7 @@ class CloudResource(Resource):
         # Keep the prior state; the next refresh reports whatever part of the change did happen.
         return current
 
+    @changes_the_cloud
     def delete(self, ctx: DeleteContext, current: State) -> None:
         with reported(ctx.diagnostics, f"Could not delete {ctx.type_name} {current['id']}"):
             if not self.provider.claims.start_delete(self.TYPE, current["id"]):

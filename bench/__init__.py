@@ -1,0 +1,1 @@
+"""Benchmarks: each prints its figure as a ratio measured side by side in one run (see bench/README.md)."""
