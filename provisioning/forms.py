@@ -1,7 +1,9 @@
 """Forms of the request journey: the request's own fields beside the module's parameter form, decisions,
 and the day-2 changes."""
 from django import forms
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext
 
 from catalogue.choices import DataClassification
 from catalogue.models import Offering
@@ -22,7 +24,7 @@ class RequestForm(forms.Form):
             (level, DataClassification(level).label) for level in offering.effective_classifications
         ]
         self.fields["data_classification"].help_text = _("此云允许：%(levels)s") % {
-            "levels": "、".join(offering.classification_labels())
+            "levels": pgettext("list separator", "、").join(offering.classification_labels())
         }
 
 
@@ -66,6 +68,14 @@ def change_parameters_form_class(instance) -> type[forms.Form]:
     kept = instance.workspace.secret_variables
 
     class ChangeParametersForm(base):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            for name in kept:
+                if name in self.fields:
+                    self.fields[name].required = False
+                    self.fields[name].widget.attrs.pop("required", None)
+                    self.fields[name].help_text = format_lazy("{} {}", self.fields[name].help_text, _("留空则保持原值。"))
+
         def clean(self):
             for name, value in kept.items():
                 if self.cleaned_data.get(name) in (None, ""):

@@ -5,7 +5,7 @@ from django.http import Http404
 from portal.permissions import objects_for_user
 
 from .choices import RequestStatus, StageStatus
-from .models import Instance, Notification, Request, Run
+from .models import Approval, Instance, Notification, Request, Run
 
 
 def request_list_for_user(user, *, status: str | None = None, mine: bool = False) -> QuerySet[Request]:
@@ -38,6 +38,8 @@ def approval_inbox_for_user(user) -> QuerySet[Request]:
         )
         .filter(status=RequestStatus.AWAITING_APPROVAL, stages__status=StageStatus.OPEN)
         .exclude(requester=user)
+        # Once they have signed, the request is no longer theirs to sign (one signature per request).
+        .exclude(pk__in=Approval.objects.filter(approver=user, invalidated_at__isnull=True).values("request_id"))
         .distinct()
         .order_by("submitted_at", "id")
     )

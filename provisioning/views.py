@@ -133,7 +133,12 @@ class RequestActionView(LoginRequiredMixin, View):
         if action not in self.ACTIONS:
             return redirect("provisioning:request_detail", pk=pk)
         form = DecisionForm(request.POST)
-        comment = form.cleaned_data["comment"] if form.is_valid() else ""
+        if not form.is_valid():
+            for errors in form.errors.values():
+                for error in errors:
+                    messages.error(request, error)
+            return self.back(request, pk)
+        comment = form.cleaned_data["comment"]
         try:
             if action == "submit":
                 request_services.request_submit(actor=request.user, request=request_obj)
@@ -150,8 +155,11 @@ class RequestActionView(LoginRequiredMixin, View):
             messages.success(request, _("操作成功。"))
         except DomainError as exc:
             messages.error(request, exc.message)
-        next_url = request.POST.get("next")
-        if next_url == "inbox":
+        return self.back(request, pk)
+
+    @staticmethod
+    def back(request, pk):
+        if request.POST.get("next") == "inbox":
             return redirect("provisioning:approval_inbox")
         return redirect("provisioning:request_detail", pk=pk)
 
@@ -164,6 +172,14 @@ class RunLogView(LoginRequiredMixin, TemplateView):
     def get_context_data(self, **kwargs):
         run = run_get_for_user(self.request.user, kwargs["pk"])
         return super().get_context_data(run=run, active=run.status in RunStatus.active(), **kwargs)
+
+    def render_to_response(self, context, **response_kwargs):
+        response = super().render_to_response(context, **response_kwargs)
+        if self.request.headers.get("HX-Request") and not context["active"]:
+            # The run ended while the page polled it: the request around it (status, plan, approvals, instance)
+            # has moved on too, so htmx reloads the whole page rather than only this fragment.
+            response["HX-Refresh"] = "true"
+        return response
 
 
 class ApprovalInboxView(LoginRequiredMixin, ListView):
@@ -218,6 +234,7 @@ class InstanceChangeView(LoginRequiredMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         parameters_form, form = kwargs.pop("forms", None) or self.forms()
+        kwargs.pop("kind", None)  # the URL's kind is replaced by the RequestKind below
         return super().get_context_data(
             instance=self.instance, kind=RequestKind(self.kwargs["kind"]), parameters_form=parameters_form, form=form,
             **kwargs,

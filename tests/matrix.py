@@ -1,5 +1,6 @@
 """The permission matrix every page and endpoint is checked against (anonymous, no permission, another
 agency's object, permitted), so a view that forgets its permission check fails the same way everywhere."""
+import json
 from dataclasses import dataclass
 
 from django.test import Client
@@ -14,22 +15,40 @@ class Matrix:
     other_agency: object | None = None  # a user of another agency with the same role: 404
     api: bool = False
     list_view: bool = False  # lists answer 200 with nothing in them instead of 404
+    # POST variant: actions. `data` is sent as JSON to the API and form-encoded to pages; a page's action
+    # answers with a redirect, so give `permitted_status` (302) there, and 201 for an API create.
+    method: str = "get"
+    data: dict | None = None
+    permitted_status: int = 200
+
+
+def _call(user, url: str, api: bool, method: str = "get", data: dict | None = None):
+    client = Client()
+    headers = {}
+    if user is not None:
+        if api:
+            token, _ = Token.objects.get_or_create(user=user)
+            headers["HTTP_AUTHORIZATION"] = f"Token {token.key}"
+        else:
+            client.force_login(user)
+    if method == "get":
+        return client.get(url, **headers)
+    if api:
+        return client.post(url, json.dumps(data or {}), content_type="application/json", **headers)
+    return client.post(url, data or {}, **headers)
 
 
 def _get(user, url: str, api: bool):
-    client = Client()
-    if user is None:
-        return client.get(url)
-    if api:
-        token, _ = Token.objects.get_or_create(user=user)
-        return client.get(url, HTTP_AUTHORIZATION=f"Token {token.key}")
-    client.force_login(user)
-    return client.get(url)
+    return _call(user, url, api)
 
 
-def assert_matrix(matrix: Matrix, *, marker: str | None = None) -> None:
-    """Check every row; `marker` is text that only a permitted answer contains (e.g. the object's name)."""
-    anonymous = _get(None, matrix.url, matrix.api)
+def assert_matrix(matrix: Matrix, *, marker: str | None = None):
+    """Check every row; `marker` is text that only a permitted answer contains (e.g. the object's name).
+
+    The permitted row goes last, so a POST matrix changes the object only after every refused row has been
+    checked (each refused row must leave it as it was; callers assert that afterwards). Returns the permitted
+    answer."""
+    anonymous = _call(None, matrix.url, matrix.api, matrix.method, matrix.data)
     if matrix.api:
         assert anonymous.status_code == 401, f"anonymous: {anonymous.status_code}"
     else:
@@ -38,7 +57,7 @@ def assert_matrix(matrix: Matrix, *, marker: str | None = None) -> None:
     for label, user in (("no permission", matrix.no_permission), ("other agency", matrix.other_agency)):
         if user is None:
             continue
-        response = _get(user, matrix.url, matrix.api)
+        response = _call(user, matrix.url, matrix.api, matrix.method, matrix.data)
         if matrix.list_view:
             assert response.status_code == 200, f"{label}: {response.status_code}"
             if marker:
@@ -46,7 +65,8 @@ def assert_matrix(matrix: Matrix, *, marker: str | None = None) -> None:
         else:
             assert response.status_code == 404, f"{label}: {response.status_code}"
 
-    allowed = _get(matrix.permitted, matrix.url, matrix.api)
-    assert allowed.status_code == 200, f"permitted: {allowed.status_code}"
+    allowed = _call(matrix.permitted, matrix.url, matrix.api, matrix.method, matrix.data)
+    assert allowed.status_code == matrix.permitted_status, f"permitted: {allowed.status_code}"
     if marker:
         assert marker in allowed.content.decode(), f"permitted does not see {marker!r}"
+    return allowed

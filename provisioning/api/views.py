@@ -5,6 +5,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from catalogue.selectors import offering_get_for_user
+from provisioning.models import Run
 from provisioning.selectors import (
     approval_inbox_for_user,
     instance_get_for_user,
@@ -111,6 +112,7 @@ class ApprovalInboxViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
 class RunViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = RunSerializer
+    queryset = Run.objects.none()  # objects come from run_get_for_user; this only types the schema's id
 
     def get_object(self):
         return run_get_for_user(self.request.user, self.kwargs["pk"])
