@@ -9,6 +9,13 @@ from portal.services import audit_record
 from .models import Cloud, ModuleVersion, Offering, Service
 
 
+def https_by_default(field: models.Field, **kwargs) -> forms.Field:
+    """An endpoint typed without a scheme is taken as https (Django 6's default, chosen now)."""
+    if isinstance(field, models.URLField):
+        kwargs.setdefault("assume_scheme", "https")
+    return field.formfield(**kwargs)
+
+
 class CloudAdminForm(forms.ModelForm):
     access_key_id = forms.CharField(label=_("Access Key ID"), required=False, help_text=_("留空则保留现有凭据。"))
     secret_access_key = forms.CharField(
@@ -21,6 +28,7 @@ class CloudAdminForm(forms.ModelForm):
             "slug", "name", "tier", "description", "owner_agency", "endpoint", "region", "allowed_classifications",
             "status", "sort_order", "max_concurrent_runs",
         ]
+        formfield_callback = https_by_default
 
     def clean(self):
         data = super().clean()
