@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
+# Both cores: the suite is mostly waiting on Terraform, the worker and the database.
+PYTEST_ARGS ?= -n 2
 
 .PHONY: dev test lint setup setup-dev locale migrate demo browser bench clean help
 
