@@ -254,7 +254,11 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # The local cloud (moto on werkzeug) would log every API call Terraform and the portal make.
+        "werkzeug": {"level": env_str("LOCAL_CLOUD_LOG_LEVEL", "WARNING")},
+    },
 }
 
 SESSION_COOKIE_HTTPONLY = True
