@@ -11,6 +11,7 @@ from portal.errors import Conflict, DomainError, PermissionDenied
 from portal.models import AuditEvent
 from portal.permissions import user_can
 from provisioning.choices import (
+    REQUEST_TRANSITIONS,
     InstanceStatus,
     RequestKind,
     RequestStatus,
@@ -268,6 +269,39 @@ def test_illegal_moves_are_conflicts(journey):
         svc.request_approve(actor=journey["approver"], request=request)
     with pytest.raises(Conflict):
         svc.request_move(request, RequestStatus.COMPLETED, actor=None)
+
+
+ALL_MOVES = [(before, after) for before in RequestStatus.values for after in RequestStatus.values]
+
+
+@pytest.mark.parametrize(("before", "after"), ALL_MOVES, ids=[f"{b}->{a}" for b, a in ALL_MOVES])
+def test_the_transition_table_is_the_only_way_to_move(journey, before, after):
+    """Every ordered pair of statuses: a move in the table happens with its event row, in one
+    transaction; any other move is a Conflict that changes nothing and records nothing."""
+    request = create(journey["requester"], journey["offering"])
+    Request.objects.filter(pk=request.pk).update(status=before)
+    request.refresh_from_db()
+    events = AuditEvent.objects.filter(object_id=str(request.pk), action=f"request.{after}")
+    if after in REQUEST_TRANSITIONS[before]:
+        svc.request_move(request, after, actor=journey["requester"])
+        assert Request.objects.get(pk=request.pk).status == after
+        assert [event.details["from"] for event in events] == [before]
+    else:
+        with pytest.raises(Conflict) as error:
+            svc.request_move(request, after, actor=journey["requester"])
+        assert request.number in error.value.message
+        assert Request.objects.get(pk=request.pk).status == before
+        assert not events.exists()
+
+
+def test_a_move_from_a_stale_status_loses_the_race(journey):
+    request = create(journey["requester"], journey["offering"])
+    stale = Request.objects.get(pk=request.pk)
+    svc.request_move(request, RequestStatus.CANCELLED, actor=journey["requester"])
+    with pytest.raises(Conflict):
+        svc.request_move(stale, RequestStatus.SUBMITTED, actor=journey["requester"])  # legal from draft, but too late
+    assert Request.objects.get(pk=request.pk).status == RequestStatus.CANCELLED
+    assert not AuditEvent.objects.filter(object_id=str(request.pk), action="request.submitted").exists()
 
 
 def test_cancel_is_for_the_requester(journey):
