@@ -29,7 +29,7 @@ from provisioning.choices import (
 )
 from provisioning.models import Approval, QuotaReservation, Request
 from provisioning.services import requests as svc
-from provisioning.services.quotas import QuotaExceeded, demand_of
+from provisioning.services.quotas import QuotaExceeded, demand_of, quota_reserve
 from tests.provisioning.conftest import VM, finish_run
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -164,3 +164,51 @@ def test_concurrent_final_approvals_reserve_exactly_what_fits(
     assert sum(1 for e in new_events if e.action == "request.applying") == FITS
     checked, broken = audit_verify()
     assert broken is None and checked == AuditEvent.objects.count()
+
+
+def test_the_limit_row_locks_alone_keep_reservations_within_the_limit(postgresql, requester, offering, quota):
+    """The same race one level down, at quota_reserve itself, with no approval and no audit event around it:
+    the audit trail's chain lock serializes audited transactions too, so this shows the limit rows' own locks
+    are what keeps the sum of reservations within the limit."""
+    requests = [
+        svc.request_create(actor=requester, offering=offering, parameters=dict(VM), justification="并发预留")
+        for _ in range(REQUESTS)
+    ]
+    demand = demand_of(requests[0])
+    vcpu = quota(QuotaDimension.VCPU, FITS * demand[QuotaDimension.VCPU])
+    audit_before = AuditEvent.objects.count()
+
+    sessions = max(1, min(REQUESTS, free_sessions() - SESSION_MARGIN))
+    session_slots = threading.BoundedSemaphore(sessions)
+    start = threading.Barrier(REQUESTS)
+    outcomes: dict[int, object] = {}
+
+    def reserve(request: Request) -> None:
+        try:
+            start.wait(timeout=120)
+            with session_slots:
+                try:
+                    quota_reserve(Request.objects.select_related("offering").get(pk=request.pk))
+                    outcomes[request.pk] = "reserved"
+                except QuotaExceeded as exc:
+                    outcomes[request.pk] = exc
+                finally:
+                    connection.close()
+        except Exception:
+            outcomes[request.pk] = traceback.format_exc()
+
+    threads = [threading.Thread(target=reserve, args=(r,)) for r in requests]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert not any(thread.is_alive() for thread in threads)
+
+    unexpected = [outcome for outcome in outcomes.values() if isinstance(outcome, str) and outcome != "reserved"]
+    assert unexpected == [], "\n".join(unexpected)
+    reserved = sorted(pk for pk, outcome in outcomes.items() if outcome == "reserved")
+    assert (len(reserved), len(outcomes) - len(reserved)) == (FITS, REQUESTS - FITS), f"{sessions} sessions"
+    vcpu.refresh_from_db()
+    assert vcpu.reserved == FITS * demand[QuotaDimension.VCPU]
+    assert sorted(QuotaReservation.objects.filter(limit=vcpu).values_list("request_id", flat=True)) == reserved
+    assert AuditEvent.objects.count() == audit_before  # nothing audited: no chain lock was taken
