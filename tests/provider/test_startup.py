@@ -94,3 +94,48 @@ def test_exit_waits_for_a_cloud_change_that_is_still_running() -> None:
     assert inflight.wait_until_idle(timeout=5) is True
     worker.join(5)
     assert inflight.running() == 0
+
+
+# Terraform, as far as the provider can tell: it starts the provider, reads the handshake, and then dies.
+FAKE_TERRAFORM = """
+import subprocess, sys, time
+provider = subprocess.Popen(
+    [sys.executable, "-I", "-c", "import sys; sys.path.insert(0, %r); from pcloud_provider.main import main; main()"],
+    stdout=subprocess.PIPE,
+)
+print(provider.pid, flush=True)
+print(provider.stdout.readline().decode().strip(), flush=True)
+time.sleep(600)
+"""
+
+
+def process_gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except FileNotFoundError:
+        return True
+    return state in ("Z", "X")  # exited; a zombie only waits for whoever adopted it to reap it
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process states from /proc")
+def test_a_provider_whose_terraform_was_killed_exits_by_itself(tmp_path: Path) -> None:
+    terraform = subprocess.Popen(
+        [sys.executable, "-I", "-c", FAKE_TERRAFORM % PACKAGE_ROOT],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={"HOME": str(tmp_path), "PATH": os.environ.get("PATH", "")},
+    )
+    provider_pid = int(terraform.stdout.readline())
+    try:
+        handshake = terraform.stdout.readline()
+        assert handshake.startswith("1|"), handshake  # go-plugin's core protocol version first: it is serving
+        assert not process_gone(provider_pid)
+        terraform.kill()  # as when the worker, and with it Terraform, is killed mid-run
+        terraform.wait()
+        deadline = time.monotonic() + 15
+        while not process_gone(provider_pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert process_gone(provider_pid), "the provider outlived the Terraform that started it"
+    finally:
+        if not process_gone(provider_pid):
+            os.kill(provider_pid, 9)
