@@ -9,11 +9,33 @@ from .selectors import cloud_counts_by_tier, role_labels_for_user
 class DashboardView(LoginRequiredMixin, TemplateView):
     template_name = "portal/dashboard.html"
 
+    # How many rows each list on the page shows; the full lists are one click away.
+    SHOWN = 5
+
     def get_context_data(self, **kwargs):
-        counts = cloud_counts_by_tier(self.request.user)
+        from provisioning.choices import InstanceStatus, RequestStatus
+        from provisioning.selectors import (
+            approval_inbox_for_user,
+            instance_list_for_user,
+            request_list_for_user,
+        )
+
+        user = self.request.user
+        counts = cloud_counts_by_tier(user)
+        waiting = approval_inbox_for_user(user)
+        # What the user asked for that has not ended yet, and what needs their hand (drafts, failures to retry).
+        in_hand = request_list_for_user(user, mine=True).filter(
+            status__in=RequestStatus.active() | {RequestStatus.DRAFT, RequestStatus.FAILED}
+        )
+        instances = instance_list_for_user(user).filter(status=InstanceStatus.ACTIVE)
         return super().get_context_data(
-            role_labels=role_labels_for_user(self.request.user),
+            role_labels=role_labels_for_user(user),
             counts={tier: counts.get(tier, 0) for tier in ("government", "industry", "specialty")},
+            waiting=waiting[: self.SHOWN],
+            waiting_count=waiting.count(),
+            in_hand=in_hand[: self.SHOWN],
+            in_hand_count=in_hand.count(),
+            active_instance_count=instances.count(),
             **kwargs,
         )
 

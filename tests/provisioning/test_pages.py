@@ -747,3 +747,32 @@ def test_no_page_ever_shows_the_admin_password(journey, operator):
             assert PASSWORD not in response.content.decode(), (user.username, url)
     for kind in ("modify", "extend", "decommission"):
         assert PASSWORD not in html(journey["requester"], change_url(instance, kind))
+
+
+# The home page -----------------------------------------------------------------------------------------------
+
+
+def dashboard_rows(user, section: str) -> set[int]:
+    page = html(user, reverse("dashboard"))
+    block = page.split(f'data-testid="{section}"', 1)[1].split("</section>", 1)[0]
+    return {int(pk) for pk in re.findall(r'data-request="(\d+)"', block)}
+
+
+def test_home_page_lists_what_waits_for_the_user(journey, other_approver, other_requester):
+    draft = create(journey["requester"], journey["offering"])
+    waiting = awaiting(journey["requester"], journey["offering"])
+    done = completed(journey)
+    theirs = awaiting(other_requester, journey["offering"])
+
+    # The requester: their own requests still in hand (a draft, one in approval), not the finished one.
+    assert dashboard_rows(journey["requester"], "in-hand") == {draft.pk, waiting.pk}
+    assert done.pk not in dashboard_rows(journey["requester"], "in-hand")
+    assert dashboard_rows(journey["requester"], "waiting") == set()
+    assert "运行中的资源：1 项" in html(journey["requester"], reverse("dashboard"))
+
+    # Each agency's approver sees the request waiting at their stage, never the other agency's.
+    assert dashboard_rows(journey["approver"], "waiting") == {waiting.pk}
+    assert dashboard_rows(other_approver, "waiting") == {theirs.pk}
+    svc.request_approve(actor=journey["approver"], request=waiting)
+    assert dashboard_rows(journey["approver"], "waiting") == set()  # signed: no longer theirs to sign
+    assert dashboard_rows(journey["owner"], "waiting") == {waiting.pk}  # the next stage's signer
