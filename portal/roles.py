@@ -45,6 +45,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.AUDIT_ADMIN: ["portal.view_auditevent", "provisioning.view_request", "provisioning.view_instance", "provisioning.view_run"],
 }
 
+# Roles that sign approval stages.
+APPROVER_ROLES = {Role.AGENCY_APPROVER, Role.CLOUD_OWNER, Role.SECURITY_REVIEWER, Role.FINANCE_REVIEWER}
+
 # Roles whose members work in the Django admin.
 STAFF_ROLES = {Role.SYSTEM_ADMIN, Role.SECURITY_ADMIN, Role.AUDIT_ADMIN}
 

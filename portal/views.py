@@ -3,6 +3,9 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.views.generic import TemplateView
 
+from .choices import Role
+from .permissions import user_roles
+from .roles import APPROVER_ROLES
 from .selectors import cloud_counts_by_tier, role_labels_for_user
 
 
@@ -28,7 +31,11 @@ class DashboardView(LoginRequiredMixin, TemplateView):
             status__in=RequestStatus.active() | {RequestStatus.DRAFT, RequestStatus.FAILED}
         )
         instances = instance_list_for_user(user).filter(status=InstanceStatus.ACTIVE)
+        roles = set(user_roles(user))
         return super().get_context_data(
+            # Each list shows for the roles it is about, and for anyone it has something for.
+            shows_waiting=bool(roles & APPROVER_ROLES) or waiting.exists(),
+            shows_in_hand=Role.REQUESTER in roles or in_hand.exists(),
             role_labels=role_labels_for_user(user),
             counts={tier: counts.get(tier, 0) for tier in ("government", "industry", "specialty")},
             waiting=waiting[: self.SHOWN],

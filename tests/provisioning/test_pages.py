@@ -754,6 +754,8 @@ def test_no_page_ever_shows_the_admin_password(journey, operator):
 
 def dashboard_rows(user, section: str) -> set[int]:
     page = html(user, reverse("dashboard"))
+    if f'data-testid="{section}"' not in page:
+        return set()
     block = page.split(f'data-testid="{section}"', 1)[1].split("</section>", 1)[0]
     return {int(pk) for pk in re.findall(r'data-request="(\d+)"', block)}
 
@@ -776,3 +778,14 @@ def test_home_page_lists_what_waits_for_the_user(journey, other_approver, other_
     svc.request_approve(actor=journey["approver"], request=waiting)
     assert dashboard_rows(journey["approver"], "waiting") == set()  # signed: no longer theirs to sign
     assert dashboard_rows(journey["owner"], "waiting") == {waiting.pk}  # the next stage's signer
+
+
+def test_home_page_shows_each_list_to_whom_it_concerns(journey, nobody):
+    def sections(user):
+        page = html(user, reverse("dashboard"))
+        return {name for name in ("waiting", "in-hand") if f'data-testid="{name}"' in page}
+
+    assert sections(journey["requester"]) == {"in-hand"}
+    assert sections(journey["approver"]) == {"waiting"}
+    assert sections(journey["owner"]) == {"waiting"}
+    assert sections(nobody) == set()
