@@ -26,10 +26,14 @@ class UserAdmin(BaseUserAdmin):
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):
-    list_display = ["occurred_at", "actor_username", "source_ip", "action", "object_repr", "agency", "outcome"]
+    list_display = ["occurred_at", "actor_username", "source_ip", "action", "action_text", "object_repr", "agency", "outcome"]
     list_filter = ["outcome", "action"]
     search_fields = ["actor_username", "action", "object_repr"]
     date_hierarchy = "occurred_at"
+
+    @admin.display(description=_("说明"))
+    def action_text(self, event: AuditEvent) -> str:
+        return event.action_label
 
     def get_readonly_fields(self, request, obj=None):
         return [field.name for field in self.model._meta.fields]

@@ -17,3 +17,11 @@ class PortalConfig(AppConfig):
         from . import signals  # noqa: F401  (login auditing)
 
         post_migrate.connect(_sync_roles, dispatch_uid="portal.sync_roles")
+        from .audit import action_labels_register
+
+        action_labels_register({
+            "auth.login": _("登录"),
+            "auth.logout": _("退出"),
+            "auth.token": _("获取 API 令牌"),
+            "role.grant": _("授予角色"),
+        })

@@ -22,3 +22,22 @@ class AuditContextMiddleware:
             return self.get_response(request)
         finally:
             current_ip.reset(token)
+
+
+# What an audit event's action means, in words, for pages; the action code itself stays the record.
+# Apps add theirs (provisioning.apps) under the exact action, or under "<prefix>.*" as a function of the rest.
+_ACTION_LABELS: dict[str, object] = {}
+
+
+def action_labels_register(labels: dict[str, object]) -> None:
+    _ACTION_LABELS.update(labels)
+
+
+def action_label(action: str) -> str:
+    label = _ACTION_LABELS.get(action)
+    if label is None:
+        prefix, _dot, rest = action.partition(".")
+        label = _ACTION_LABELS.get(f"{prefix}.*")
+        if callable(label):
+            label = label(rest)
+    return str(label) if label else action

@@ -95,6 +95,13 @@ class AuditEvent(models.Model):
     def delete(self, *args, **kwargs):
         raise ValueError("audit events are append-only")
 
+    @property
+    def action_label(self) -> str:
+        """The action in words, in the active language (the action code is what the trail records)."""
+        from .audit import action_label
+
+        return action_label(self.action)
+
     def compute_hash(self) -> str:
         payload = {
             "occurred_at": self.occurred_at.isoformat(),

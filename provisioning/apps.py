@@ -1,7 +1,34 @@
 from django.apps import AppConfig
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 
 class ProvisioningConfig(AppConfig):
     name = "provisioning"
     verbose_name = _("资源开通")
+
+    def ready(self) -> None:
+        from portal.audit import action_labels_register
+
+        from .choices import RequestStatus, RunStatus
+
+        def status_label(choices, template):
+            def label(status: str):
+                try:
+                    return format_lazy(template, choices(status).label)
+                except ValueError:
+                    return None
+            return label
+
+        action_labels_register({
+            "request.create": _("创建申请"),
+            "request.approvals_reset": _("计划已变化，已有审批失效"),
+            "request.*": status_label(RequestStatus, _("申请：{}")),
+            "run.*": status_label(RunStatus, _("运行：{}")),
+            "approval.approve": _("审批同意"),
+            "instance.created": _("资源已创建"),
+            "instance.modified": _("资源已变更"),
+            "instance.lease_extended": _("租期已延长"),
+            "instance.destroyed": _("资源已销毁"),
+            "workspace.lock_released": _("释放失效的状态锁"),
+        })

@@ -789,3 +789,21 @@ def test_home_page_shows_each_list_to_whom_it_concerns(journey, nobody):
     assert sections(journey["approver"]) == {"waiting"}
     assert sections(journey["owner"]) == {"waiting"}
     assert sections(nobody) == set()
+
+
+def test_the_timeline_says_what_happened_in_words(journey):
+    request = awaiting(journey["requester"], journey["offering"])
+    svc.request_approve(actor=journey["approver"], request=request)
+    page = html(journey["requester"], detail_url(request))
+    timeline = page.split('class="timeline"', 1)[1].split("</ul>", 1)[0]
+    for action, words in (
+        ("request.create", "创建申请"),
+        ("request.awaiting_approval", "申请：待审批"),
+        ("run.succeeded", "运行：成功"),
+        ("approval.approve", "审批同意"),
+    ):
+        assert f'data-action="{action}">{words}</span>' in timeline, action
+    client = signed_in(journey["requester"])
+    client.post("/i18n/setlang/", {"language": "en", "next": "/"})
+    english = client.get(detail_url(request)).content.decode()
+    assert 'data-action="request.awaiting_approval">Request: Awaiting approval</span>' in english
