@@ -321,7 +321,10 @@ JANITOR_INTERVAL_SECONDS = env_int("JANITOR_INTERVAL_SECONDS", 30)
 CELERY_BEAT_SCHEDULE = {
     "run-janitor": {"task": "provisioning.tasks.janitor", "schedule": float(JANITOR_INTERVAL_SECONDS)},
     "approval-reminders": {"task": "provisioning.tasks.approval_reminders", "schedule": 900.0},
+    "drift-checks": {"task": "provisioning.tasks.drift_checks", "schedule": 3600.0},
 }
+# Every active instance gets a refresh-only plan (a drift check) when its last one is older than this; 0: never.
+DRIFT_CHECK_HOURS = env_int("DRIFT_CHECK_HOURS", 24)
 
 # Queues: Terraform runs go to RUN_QUEUE, or to a queue of their cloud's tier (RUN_QUEUES_BY_TIER, e.g.
 # "government=runs-gov,specialty=runs-special") so each tier can have workers of its own; email goes to

@@ -117,6 +117,11 @@ class Run(EncryptedJSONMixin, models.Model):
     woken_at = models.DateTimeField(null=True, blank=True)
     # Set on the refresh that reconciles a dead apply: it may break the state lock the dead run left.
     release_stale_lock = models.BooleanField(default=False)
+    # For the refresh the janitor starts when an apply or destroy lost its worker: that run.
+    reconciles = models.ForeignKey(
+        "self", verbose_name=_("核对的运行"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="reconciliations",
+    )
     started_at = models.DateTimeField(_("开始时间"), null=True, blank=True)
     heartbeat_at = models.DateTimeField(_("心跳"), null=True, blank=True)
     finished_at = models.DateTimeField(_("结束时间"), null=True, blank=True)

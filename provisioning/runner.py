@@ -185,7 +185,8 @@ def _plan(
     if run.release_stale_lock:
         _release_stale_lock(run, client, reporter)
     # A plan writes no state: the version it is made from is also the one the workspace is at afterwards.
-    serial, lineage = version_of(client.state())
+    state = client.state()
+    serial, lineage = version_of(state)
     t0 = time.monotonic()
     has_changes = client.plan(
         PLANFILE,
@@ -196,7 +197,13 @@ def _plan(
     plan_json = client.show_plan(PLANFILE)
     raw = (prepared.directory / PLANFILE).read_bytes()
     section = "resource_drift" if run.plan_mode == PlanMode.REFRESH_ONLY else "resource_changes"
+    # A refresh also records what the state holds (what an operator weighs when a run lost its worker).
+    held = (
+        {"resources": resources_of(state), "outputs": masked_outputs(state.get("outputs", {}), prepared)}
+        if run.kind == RunKind.REFRESH else {}
+    )
     return {
+        **held,
         "has_changes": has_changes,
         "plan_summary": summarize(plan_json, prepared.redact, section=section),
         "planfile_token": crypto.encrypt(base64.b64encode(raw).decode()).encode(),

@@ -71,3 +71,13 @@ def approval_reminders() -> int:
     from .services.requests import request_remind_overdue
 
     return request_remind_overdue()
+
+
+@shared_task(ignore_result=True)
+def drift_checks() -> int:
+    from .services.reconcile import drift_sweep
+
+    started = drift_sweep()
+    if started:
+        logger.info("drift checks started: %s", started)
+    return started

@@ -9,8 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from catalogue.models import Cloud
-from portal.errors import Conflict, PermissionDenied
-from portal.permissions import user_can
+from portal.errors import Conflict
 from portal.services import audit_record
 
 from ..choices import RUN_TRANSITIONS, PlanMode, RunKind, RunStatus
@@ -193,16 +192,10 @@ def run_recover_lost(run: Run) -> Run | None:
             run, RunStatus.NEEDS_RECONCILIATION, actor_username=JANITOR, finished_at=timezone.now(),
             error=_("执行节点在运行中失联；资源状态未知，需核对后由运维人员处置。"),
         )
-        refresh = _new_run(
-            workspace=run.workspace, kind=RunKind.REFRESH, plan_mode=PlanMode.REFRESH_ONLY, source_plan=None,
-            request=run.request, actor=None, release_stale_lock=True,
-        )
-        audit_record(
-            actor=None, actor_username=JANITOR, action="run.queued", obj=refresh, agency=run.workspace.agency,
-            details={"kind": RunKind.REFRESH, "reconciles": run.pk},
-        )
-        run_wake(refresh)
+        from .reconcile import start_reconciliation
         from .requests import request_on_run_lost
+
+        refresh = start_reconciliation(run, actor_username=JANITOR)
 
         request_on_run_lost(run)
         return refresh
@@ -222,14 +215,3 @@ def janitor_sweep() -> dict[str, int]:
             run_wake(run)
         counts["woken"] += 1
     return counts
-
-
-@transaction.atomic
-def run_resolve(*, actor, run: Run, succeeded: bool, note: str) -> Run:
-    """An operator's decision on a run that needed reconciliation, after reading its refresh."""
-    if not user_can(actor, "provisioning.reconcile_run", run):
-        raise PermissionDenied(_("您没有处置待核对运行的权限。"))
-    return run_move(
-        run, RunStatus.SUCCEEDED if succeeded else RunStatus.FAILED, actor=actor,
-        error=run.error + (f"\n{note}" if note else ""),
-    )

@@ -1,0 +1,223 @@
+"""Operators close what a lost worker left open, and check that the cloud still holds what the state says.
+
+When an apply or destroy loses its worker, the janitor marks it needs_reconciliation and starts a refresh
+that reconciles it (runs.run_recover_lost). That refresh records what the state holds and how the cloud
+differs from it. An operator reads it and closes the run:
+
+- failed: the request fails as any failed apply does (quota released, the requester told, a retry offered).
+  The retry's apply adopts whatever the lost run made (the provider finds it by its workspace tag), so
+  nothing is made twice.
+- succeeded: only when the state moved on since the plan, holds every resource the plan created or
+  changed and none it deleted, and the cloud matches it. The request then completes with what the state
+  holds.
+
+Drift checks are the same refresh, started by an operator for one instance or by beat for every instance
+not checked for DRIFT_CHECK_HOURS.
+"""
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from portal.errors import Conflict, DomainError, PermissionDenied
+from portal.permissions import user_can
+from portal.services import audit_record
+
+from ..choices import InstanceStatus, PlanMode, ResourceAction, RunKind, RunStatus
+from ..models import Instance, Run
+from .runs import _new_run, run_enqueue, run_move, run_wake
+
+# What a plan entry's action leaves in the state once it is done.
+MADE = {ResourceAction.CREATE, ResourceAction.UPDATE, ResourceAction.REPLACE}
+
+
+class Outcome(models.TextChoices):
+    SUCCEEDED = "succeeded", gettext_lazy("已完成（以状态为准）")
+    FAILED = "failed", gettext_lazy("失败（申请人可重试）")
+
+
+@dataclass
+class Reconciliation:
+    """What an operator reads before closing a lost run."""
+
+    run: Run
+    refresh: Run | None
+    # Plan entries the state does not show done: (address, action).
+    undone: list[tuple[str, str]] = field(default_factory=list)
+    state_moved: bool = False
+
+    @property
+    def ready(self) -> bool:
+        return self.refresh is not None and self.refresh.status == RunStatus.SUCCEEDED
+
+    @property
+    def refresh_active(self) -> bool:
+        return self.refresh is not None and self.refresh.status in RunStatus.active()
+
+    @property
+    def cloud_matches_state(self) -> bool:
+        return self.ready and not self.refresh.has_changes
+
+    @property
+    def why_not_succeeded(self) -> str:
+        """Empty when the run may be closed as succeeded; else the reason, for the operator."""
+        if not self.ready:
+            return _("核对刷新尚未成功完成。")
+        if not self.state_moved:
+            return _("状态自计划生成以来没有变化：这次执行没有写入状态。")
+        if self.undone:
+            return _("状态未体现计划的全部变更：%(addresses)s。") % {
+                "addresses": ", ".join(f"{address} ({action})" for address, action in self.undone)
+            }
+        if not self.cloud_matches_state:
+            return _("云上资源与状态不一致（见核对刷新的漂移）。")
+        return ""
+
+
+def reconciliation_of(run: Run) -> Reconciliation:
+    refresh = run.reconciliations.order_by("-id").first()
+    result = Reconciliation(run=run, refresh=refresh)
+    plan = run.source_plan
+    if refresh is None or refresh.status != RunStatus.SUCCEEDED or plan is None:
+        return result
+    held = {resource["address"] for resource in refresh.resources}
+    for entry in plan.plan_summary:
+        action = entry.get("action")
+        if (action in MADE and entry["address"] not in held) or (
+            action == ResourceAction.DELETE and entry["address"] in held
+        ):
+            result.undone.append((entry["address"], action))
+    result.state_moved = (refresh.state_serial_before, refresh.state_lineage_before) != (
+        plan.state_serial_before,
+        plan.state_lineage_before,
+    )
+    return result
+
+
+def runs_awaiting_reconciliation():
+    return (
+        Run.objects.filter(status=RunStatus.NEEDS_RECONCILIATION)
+        .select_related("workspace__cloud", "workspace__agency", "request", "source_plan")
+        .order_by("finished_at", "id")
+    )
+
+
+def start_reconciliation(run: Run, *, actor=None, actor_username: str = "") -> Run:
+    """Queue a refresh-only plan that reconciles `run`, allowed to break the dead run's state lock."""
+    refresh = _new_run(
+        workspace=run.workspace, kind=RunKind.REFRESH, plan_mode=PlanMode.REFRESH_ONLY, source_plan=None,
+        request=run.request, actor=actor, release_stale_lock=True, reconciles=run,
+    )
+    audit_record(
+        actor=actor, actor_username=actor_username, action="run.queued", obj=refresh, agency=run.workspace.agency,
+        details={"kind": RunKind.REFRESH, "reconciles": run.pk},
+    )
+    run_wake(refresh)
+    return refresh
+
+
+def _require_operator(actor, run: Run | None = None) -> None:
+    if not user_can(actor, "provisioning.reconcile_run", run):
+        raise PermissionDenied(_("您没有处置待核对运行的权限。"))
+
+
+@transaction.atomic
+def run_recheck(*, actor, run: Run) -> Run:
+    """The reconciliation refresh failed (or the operator wants a fresher look): run another one."""
+    _require_operator(actor, run)
+    run = Run.objects.select_for_update().get(pk=run.pk)
+    if run.status != RunStatus.NEEDS_RECONCILIATION:
+        raise Conflict(_("运行 #%(id)s 不在待核对状态。") % {"id": run.pk})
+    if reconciliation_of(run).refresh_active:
+        raise Conflict(_("核对刷新正在进行，请等待它完成。"))
+    return start_reconciliation(run, actor=actor)
+
+
+@transaction.atomic
+def run_reconcile(*, actor, run: Run, outcome: str, note: str) -> Run:
+    """Close a run that lost its worker, after reading its reconciliation; the request moves on with it."""
+    from .requests import request_on_run_finished
+
+    _require_operator(actor, run)
+    note = (note or "").strip()
+    if not note:
+        raise DomainError(_("请填写核对说明：看到了什么，为何这样处置。"), field="note")
+    if len(note) > 2000:
+        raise DomainError(_("核对说明不能超过 2000 个字符。"), field="note")
+    if outcome not in Outcome.values:
+        raise DomainError(_("请选择处置结果。"), field="outcome")
+    run = Run.objects.select_for_update().select_related("workspace__agency", "source_plan").get(pk=run.pk)
+    if run.status != RunStatus.NEEDS_RECONCILIATION:
+        raise Conflict(_("运行 #%(id)s 不在待核对状态。") % {"id": run.pk})
+    check = reconciliation_of(run)
+    if not check.ready:
+        raise Conflict(_("核对刷新尚未成功完成：请等待它完成，或重新发起核对刷新。"))
+    error = f"{run.error}\n{_('核对说明')}: {note}".strip()
+    if outcome == Outcome.SUCCEEDED:
+        if check.why_not_succeeded:
+            raise Conflict(check.why_not_succeeded, params={"undone": check.undone})
+        run = run_move(
+            run, RunStatus.SUCCEEDED, actor=actor, error=error, resources=check.refresh.resources,
+            outputs=check.refresh.outputs, state_serial_after=check.refresh.state_serial_before,
+        )
+    else:
+        run = run_move(run, RunStatus.FAILED, actor=actor, error=error)
+        if run.request_id:
+            # The instance (a change or a decommission) is back to what the state says it is; the drift
+            # status from the refresh tells whether the cloud agrees.
+            Instance.objects.filter(
+                workspace=run.workspace_id, status=InstanceStatus.NEEDS_RECONCILIATION
+            ).update(status=InstanceStatus.ACTIVE)
+    audit_record(
+        actor=actor, action="run.reconciled", obj=run, agency=run.workspace.agency,
+        details={"outcome": outcome, "note": note[:500], "refresh": check.refresh.pk},
+    )
+    request_on_run_finished(run)
+    return run
+
+
+# Drift checks ------------------------------------------------------------------------------------------------
+
+
+def _check_drift(instance: Instance, *, actor=None) -> Run:
+    if instance.workspace.runs.filter(status__in=RunStatus.active()).exists():
+        raise Conflict(_("该资源有进行中的运行，请在其完成后再检查。"))
+    return run_enqueue(actor=actor, workspace=instance.workspace, kind=RunKind.REFRESH)
+
+
+@transaction.atomic
+def instance_drift_check(*, actor, instance: Instance) -> Run:
+    """An operator asks whether the cloud still holds what the state says, for one instance."""
+    _require_operator(actor)
+    if instance.status == InstanceStatus.DESTROYED:
+        raise Conflict(_("资源已销毁，无需检查漂移。"))
+    return _check_drift(instance, actor=actor)
+
+
+def drift_sweep(now=None, limit: int = 50) -> int:
+    """Beat: refresh instances whose last drift check is older than DRIFT_CHECK_HOURS (0 turns it off),
+    oldest first, at most `limit` per pass; the cloud's run cap paces them."""
+    hours = settings.DRIFT_CHECK_HOURS
+    if hours <= 0:
+        return 0
+    cutoff = (now or timezone.now()) - timedelta(hours=hours)
+    due = (
+        Instance.objects.filter(status=InstanceStatus.ACTIVE)
+        .filter(models.Q(drift_checked_at__lt=cutoff) | models.Q(drift_checked_at__isnull=True))
+        .exclude(workspace__runs__status__in=RunStatus.active())
+        .select_related("workspace")
+        .order_by(models.F("drift_checked_at").asc(nulls_first=True), "id")[:limit]
+    )
+    started = 0
+    for instance in due:
+        with transaction.atomic():
+            try:
+                _check_drift(instance)
+            except Conflict:
+                continue
+        started += 1
+    return started
