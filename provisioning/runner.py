@@ -7,6 +7,7 @@ janitor takes over. Status changes go through provisioning.services.runs.
 import base64
 import ctypes
 import hashlib
+import json
 import logging
 import os
 import signal
@@ -275,7 +276,8 @@ def resources_of(state: dict) -> list[dict]:
             continue
         prefix = f"{resource['module']}." if resource.get("module") else ""
         for instance in resource.get("instances", []):
-            suffix = f"[{instance['index_key']!r}]" if "index_key" in instance else ""
+            # Terraform's own address syntax (x[0], x["a"]), so addresses compare with the plan's.
+            suffix = f"[{json.dumps(instance['index_key'], ensure_ascii=False)}]" if "index_key" in instance else ""
             resources.append(
                 {
                     "address": f"{prefix}{resource['type']}.{resource['name']}{suffix}",

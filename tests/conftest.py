@@ -1,8 +1,20 @@
 """Fixtures shared by every test folder: agencies and one user per role."""
 import pytest
+from django.conf import settings
+from django.utils import translation
 
 from portal.choices import Role
 from tests.portal.factories import AgencyFactory, UserFactory
+
+
+@pytest.fixture(autouse=True)
+def default_language():
+    """Every test starts in Chinese. The locale middleware activates the language of each request and leaves it
+    active in the thread, so a test that asked for an English page would otherwise hand English to the next
+    test that calls a service directly (which of them met depended on how xdist shared the tests out)."""
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
 
 
 @pytest.fixture

@@ -60,7 +60,10 @@ class Reconciliation:
 
     @property
     def cloud_matches_state(self) -> bool:
-        return self.ready and not self.refresh.has_changes
+        # The drift the refresh found (resource_drift), as drift checks read it (requests._record_drift); not
+        # has_changes, which a refresh-only plan also sets when only root outputs differ from the state, as
+        # they do for every state a finished destroy emptied.
+        return self.ready and not self.refresh.plan_summary
 
     @property
     def why_not_succeeded(self) -> str:
@@ -150,7 +153,7 @@ def run_reconcile(*, actor, run: Run, outcome: str, note: str) -> Run:
         raise DomainError(_("核对说明不能超过 2000 个字符。"), field="note")
     if outcome not in Outcome.values:
         raise DomainError(_("请选择处置结果。"), field="outcome")
-    run = Run.objects.select_for_update().select_related("workspace__agency", "source_plan").get(pk=run.pk)
+    run = Run.objects.select_for_update(of=("self",)).select_related("workspace__agency", "source_plan").get(pk=run.pk)
     if run.status != RunStatus.NEEDS_RECONCILIATION:
         raise Conflict(_("运行 #%(id)s 不在待核对状态。") % {"id": run.pk})
     check = reconciliation_of(run)

@@ -1,5 +1,6 @@
 """The engine with nothing faked: every module planned, applied and destroyed on the local cloud through a
-real Celery worker; concurrent applies; a worker killed mid-apply; a stale plan; a rolled-back enqueue."""
+real Celery worker; concurrent applies; a worker killed mid-apply, reconciled and retried; a stale plan; a
+rolled-back enqueue."""
 import shutil
 import sys
 from pathlib import Path
@@ -8,13 +9,17 @@ import pytest
 from django.db import transaction
 
 from catalogue.services import module_publish
+from portal.choices import Role
+from portal.errors import Conflict
 from provisioning import state_store
 from provisioning.choices import PlanMode, RunKind, RunStatus
 from provisioning.models import Run, Workspace
+from provisioning.runner import resources_of
+from provisioning.services.reconcile import reconciliation_of, run_reconcile
 from provisioning.services.runs import run_enqueue
 from tests.catalogue.factories import CloudFactory, published_module
 from tests.e2e.helpers import MODULE_CASES, cloud_client, count_objects, wait_for
-from tests.portal.factories import AgencyFactory
+from tests.portal.factories import AgencyFactory, UserFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 HERE = Path(__file__).resolve().parent
@@ -112,8 +117,6 @@ def test_a_plan_is_applied_at_most_once(celery_worker_process, local_clouds):
     plan, _apply = plan_and_apply(workspace)
     plan.refresh_from_db()
     assert plan.planfile_consumed_at is not None
-    from portal.errors import Conflict
-
     with pytest.raises(Conflict):
         run_enqueue(actor=None, workspace=workspace, kind=RunKind.APPLY, source_plan=plan)
 
@@ -188,7 +191,40 @@ def test_worker_killed_mid_apply_needs_reconciliation_and_duplicates_nothing(
     assert "releasing the state lock" in refresh.log
     assert state_store.lock_info(workspace.state_key) is None
     assert count_objects(cloud, "bucket", workspace) == 1
-    assert cloud_client(cloud, "s3").list_buckets()["Buckets"]
+    s3 = cloud_client(cloud, "s3")
+    made = {bucket["Name"]: bucket["CreationDate"] for bucket in s3.list_buckets()["Buckets"]}
+    assert "killed-apply-bucket" in made and "killed-apply-bucket-after" not in made
+
+    # The refresh recorded what the state holds. Terraform 1.0 writes the state to its backend only when an
+    # apply ends, so the killed apply left none: the cloud holds the first bucket, the state does not know it.
+    # Neither bucket is in the state, so the run cannot be closed as succeeded.
+    assert refresh.resources == resources_of(state_store.read_state(workspace.state_key) or {}) == []
+    apply.refresh_from_db()
+    check = reconciliation_of(apply)
+    assert check.refresh == refresh and check.ready and not check.state_moved
+    assert {("module.main.pcloud_bucket.first", "create"), ("module.main.pcloud_bucket.second", "create")} <= set(
+        check.undone
+    )
+    assert check.why_not_succeeded
+    operator = UserFactory(roles=[Role.OPERATOR])
+    with pytest.raises(Conflict):
+        run_reconcile(actor=operator, run=apply, outcome="succeeded", note="第二个存储桶不在状态中")
+    apply = run_reconcile(actor=operator, run=apply, outcome="failed", note="状态不完整；重试将接管已建的存储桶")
+    assert Run.objects.get(pk=apply.pk).status == RunStatus.FAILED
+
+    # What a retry does: plan and apply again on the same workspace (a short pause keeps the test quick). The
+    # provider adopts the bucket the killed run made, by its workspace tag, instead of making a second one.
+    workspace.variables = {"name": "killed-apply-bucket", "pause_seconds": 1}
+    workspace.save(update_fields=["variables"])
+    plan, again = plan_and_apply(workspace)
+    assert ("module.main.pcloud_bucket.first", "create") in {(e["address"], e["action"]) for e in plan.plan_summary}
+    assert count_objects(cloud, "bucket", workspace) == 2  # the adopted first one and the new second one
+    buckets = {bucket["Name"]: bucket["CreationDate"] for bucket in s3.list_buckets()["Buckets"]}
+    assert buckets["killed-apply-bucket"] == made["killed-apply-bucket"]  # the same bucket, not made again
+    held = {r["address"]: r["id"] for r in resources_of(state_store.read_state(workspace.state_key))}
+    assert held["module.main.pcloud_bucket.first"] == "killed-apply-bucket"
+    assert held["module.main.pcloud_bucket.second"] == "killed-apply-bucket-after"
+    assert {r["address"]: r["id"] for r in again.resources} == held
 
 
 def test_missing_provider_is_named_with_the_mirror(celery_worker_process, local_clouds, e2e_settings):

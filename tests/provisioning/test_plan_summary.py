@@ -93,3 +93,16 @@ def test_drift_section_for_refresh_only_plans():
     plan = {"resource_drift": [{"address": "x.y", "type": "y", "name": "y", "change": {"actions": ["delete"], "before": {}, "after": None}}]}
     assert summarize(plan, Redactor(), section="resource_drift")[0]["action"] == "delete"
     assert summarize(plan, Redactor()) == []
+
+
+def test_state_addresses_are_written_as_terraform_writes_them():
+    from provisioning.runner import resources_of
+
+    state = {"resources": [
+        {"mode": "managed", "module": "module.main", "type": "pcloud_bucket", "name": "logs",
+         "instances": [{"index_key": "审计", "attributes": {"id": "b-1"}}, {"index_key": 0, "attributes": {"id": "b-2"}}]},
+        {"mode": "data", "type": "pcloud_zone", "name": "z", "instances": [{"attributes": {"id": "z"}}]},
+    ]}
+    assert [r["address"] for r in resources_of(state)] == [
+        'module.main.pcloud_bucket.logs["审计"]', "module.main.pcloud_bucket.logs[0]",
+    ]
