@@ -1,5 +1,5 @@
 """Forms of the request journey: the request's own fields beside the module's parameter form, decisions,
-and the day-2 changes."""
+the day-2 changes, and an operator's verdict on a run that lost its worker."""
 from django import forms
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
@@ -7,6 +7,8 @@ from django.utils.translation import pgettext
 
 from catalogue.choices import DataClassification
 from catalogue.models import Offering
+
+from .services.reconcile import Outcome
 
 
 class RequestForm(forms.Form):
@@ -57,6 +59,45 @@ class DecommissionForm(forms.Form):
 
 class ModifyJustificationForm(forms.Form):
     justification = forms.CharField(label=_("变更理由"), widget=forms.Textarea(attrs={"rows": 2}), max_length=2000)
+
+
+class OutcomeSelect(forms.RadioSelect):
+    """Radio buttons where some choices show but cannot be picked, so the operator sees what is ruled out."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.disabled_choices: set[str] = set()
+
+    def create_option(self, name, value, *args, **kwargs):
+        option = super().create_option(name, value, *args, **kwargs)
+        if value in self.disabled_choices:
+            option["attrs"]["disabled"] = True
+        return option
+
+
+class ReconcileForm(forms.Form):
+    """Close a run that lost its worker. The service decides whether an outcome is allowed; the form only greys
+    out 'succeeded' with the service's reason, so the reason is in front of the operator before they pick."""
+
+    outcome = forms.ChoiceField(
+        label=_("处置结果"), choices=Outcome.choices, widget=OutcomeSelect(attrs={"class": "choices"}),
+        error_messages={"required": _("请选择处置结果。"), "invalid_choice": _("请选择处置结果。")},
+    )
+    note = forms.CharField(
+        label=_("核对说明"), widget=forms.Textarea(attrs={"rows": 3}), max_length=2000,
+        help_text=_("看到了什么，为何这样处置；记入运行的错误信息和审计记录。"),
+        error_messages={
+            "required": _("请填写核对说明：看到了什么，为何这样处置。"),
+            "max_length": _("核对说明不能超过 2000 个字符。"),
+        },
+    )
+
+    def __init__(self, *args, why_not_succeeded: str = "", **kwargs):
+        super().__init__(*args, **kwargs)
+        if why_not_succeeded:
+            self.fields["outcome"].widget.disabled_choices = {Outcome.SUCCEEDED}
+            self.fields["outcome"].help_text = why_not_succeeded
+            self.fields["outcome"].initial = Outcome.FAILED
 
 
 def change_parameters_form_class(instance) -> type[forms.Form]:

@@ -1,10 +1,10 @@
 """Reads of provisioning, filtered to what the user may see (another agency's objects answer 404)."""
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404
 
-from portal.permissions import objects_for_user
+from portal.permissions import objects_for_user, user_can
 
-from .choices import RequestStatus, StageStatus
+from .choices import DriftStatus, InstanceStatus, RequestStatus, RunKind, StageStatus
 from .models import Approval, Instance, Notification, Request, Run
 
 
@@ -73,6 +73,68 @@ def run_get_for_user(user, pk) -> Run:
     return run
 
 
+def run_list_for_user(user, *, status: str | None = None) -> QuerySet[Run]:
+    """Every run, for those who look after runs (operators); anybody else lists nothing, since their runs are
+    read under their requests."""
+    runs = objects_for_user(
+        user, "provisioning.reconcile_run",
+        Run.objects.select_related("workspace__cloud", "workspace__agency", "request"),
+    )
+    if status:
+        runs = runs.filter(status=status)
+    return runs.order_by("-queued_at", "-id")
+
+
+def run_get_for_reconciler(user, pk) -> Run:
+    """A run to reconcile or re-check. Whoever may not reconcile runs gets 404, even where the run's request is
+    theirs to read: the action does not exist for them. Whether the run still awaits reconciliation is the
+    service's to say (a conflict, not a missing run)."""
+    run = run_list_for_user(user).select_related("source_plan").filter(pk=pk).first()
+    if run is None:
+        raise Http404
+    return run
+
+
+def reconciliation_list_for_user(user) -> list:
+    """Each run awaiting reconciliation with what its reconciliation refresh found; 404 for anybody who may not
+    close such runs (nobody else learns they exist)."""
+    from .services.reconcile import reconciliation_of, runs_awaiting_reconciliation
+
+    if not user_can(user, "provisioning.reconcile_run"):
+        raise Http404
+    return [reconciliation_of(run) for run in runs_awaiting_reconciliation()]
+
+
+def instance_attention_list_for_user(user) -> QuerySet[Instance]:
+    """Instances an operator should look at: drifted from their state, or waiting for a lost run's verdict."""
+    return instance_list_for_user(user).filter(
+        Q(drift_status=DriftStatus.DRIFTED) | Q(status=InstanceStatus.NEEDS_RECONCILIATION)
+    )
+
+
+def instance_get_for_drift_check(user, pk) -> Instance:
+    """An instance whose drift the user may check; 404 for anybody who may not, even if they may see it."""
+    if not user_can(user, "provisioning.reconcile_run"):
+        raise Http404
+    return instance_get_for_user(user, pk)
+
+
+def instance_latest_refresh_for_user(user, instance: Instance) -> Run | None:
+    """The instance's last drift check or reconciliation refresh, for those who read runs apart from their
+    request (operators, auditors)."""
+    refreshes = Run.objects.filter(workspace=instance.workspace_id, kind=RunKind.REFRESH)
+    return objects_for_user(user, "provisioning.view_run", refreshes).order_by("-queued_at", "-id").first()
+
+
+def reconcile_count(user) -> int:
+    """How many runs wait for an operator's verdict, for the nav of those who give it."""
+    from .services.reconcile import runs_awaiting_reconciliation
+
+    if not user_can(user, "provisioning.reconcile_run"):
+        return 0
+    return runs_awaiting_reconciliation().count()
+
+
 def notification_list_for_user(user) -> QuerySet[Notification]:
     return Notification.objects.filter(recipient=user).select_related("request")
 
@@ -96,8 +158,6 @@ def request_timeline(request: Request):
 
 def request_detail_context(user, request: Request) -> dict:
     """Everything the request page shows, and which actions this user may take on it."""
-    from portal.permissions import user_can
-
     from .choices import RunStatus
     from .plan_summary import action_counts
     from .services.quotas import quota_effect

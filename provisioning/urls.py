@@ -12,7 +12,12 @@ urlpatterns = [
     path("approvals/", views.ApprovalInboxView.as_view(), name="approval_inbox"),
     path("instances/", views.InstanceListView.as_view(), name="instance_list"),
     path("instances/<int:pk>/", views.InstanceDetailView.as_view(), name="instance_detail"),
+    # Before the day-2 pattern, whose <slug:kind> would take "drift-check" too.
+    path("instances/<int:pk>/drift-check/", views.InstanceDriftCheckView.as_view(), name="instance_drift_check"),
     path("instances/<int:pk>/<slug:kind>/", views.InstanceChangeView.as_view(), name="instance_change"),
+    path("operations/", views.OperationsView.as_view(), name="operations"),
+    path("operations/runs/<int:pk>/reconcile/", views.RunReconcileView.as_view(), name="run_reconcile"),
+    path("operations/runs/<int:pk>/recheck/", views.RunRecheckView.as_view(), name="run_recheck"),
     path("inbox/", views.NotificationListView.as_view(), name="notification_list"),
     path("inbox/<int:pk>/open/", views.NotificationOpenView.as_view(), name="notification_open"),
 ]

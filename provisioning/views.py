@@ -1,6 +1,7 @@
 """Pages of the request journey: request form, my requests, request detail with live run log, approvals
-inbox, the inventory with its day-2 changes, and the inbox. Views read through selectors and write through
-services; a DomainError becomes a message beside the field or at the top of the page."""
+inbox, the inventory with its day-2 changes and drift checks, the inbox, and the operators' page that closes
+runs which lost their worker. Views read through selectors and write through services; a DomainError becomes
+a message beside the field or at the top of the page."""
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.http import HttpResponseRedirect
@@ -14,6 +15,7 @@ from catalogue.forms import offering_parameters_form_class
 from catalogue.module_schema import ModuleSchemaError
 from catalogue.selectors import offering_get_for_user
 from portal.errors import DomainError
+from portal.permissions import user_can
 
 from .choices import RequestKind, RequestStatus, RunStatus
 from .forms import (
@@ -21,19 +23,26 @@ from .forms import (
     DecommissionForm,
     ExtendForm,
     ModifyJustificationForm,
+    ReconcileForm,
     RequestForm,
     change_parameters_form_class,
 )
 from .selectors import (
     approval_inbox_for_user,
+    instance_attention_list_for_user,
+    instance_get_for_drift_check,
     instance_get_for_user,
+    instance_latest_refresh_for_user,
     instance_list_for_user,
     notification_list_for_user,
+    reconciliation_list_for_user,
     request_detail_context,
     request_get_for_user,
     request_list_for_user,
+    run_get_for_reconciler,
     run_get_for_user,
 )
+from .services import reconcile as reconcile_services
 from .services import requests as request_services
 from .services.notifications import notification_mark_read
 from .services.requests import ParameterErrors
@@ -207,8 +216,23 @@ class InstanceDetailView(LoginRequiredMixin, TemplateView):
         return super().get_context_data(
             instance=instance,
             requests=request_list_for_user(self.request.user).filter(instance=instance),
+            refresh=instance_latest_refresh_for_user(self.request.user, instance),
+            can_check_drift=user_can(self.request.user, "provisioning.reconcile_run"),
             **kwargs,
         )
+
+
+class InstanceDriftCheckView(LoginRequiredMixin, View):
+    """检查漂移: an operator asks for a refresh-only plan of one instance now, rather than at beat's next pass."""
+
+    def post(self, request, pk):
+        instance = instance_get_for_drift_check(request.user, pk)
+        try:
+            run = reconcile_services.instance_drift_check(actor=request.user, instance=instance)
+            messages.success(request, _("已发起漂移检查（运行 #%(id)s）。") % {"id": run.pk})
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        return redirect("provisioning:instance_detail", pk=instance.pk)
 
 
 class InstanceChangeView(LoginRequiredMixin, TemplateView):
@@ -260,6 +284,63 @@ class InstanceChangeView(LoginRequiredMixin, TemplateView):
                 if not apply_domain_error(exc, *targets):
                     form.add_error(None, exc.message)
         return self.render_to_response(self.get_context_data(forms=(parameters_form, form)))
+
+
+class OperationsView(LoginRequiredMixin, TemplateView):
+    """运维核对: runs that lost their worker, each with what its reconciliation refresh found and a form to close
+    it; and the instances that drifted or wait for such a verdict. Only for those who may close runs."""
+
+    template_name = "provisioning/operations.html"
+
+    def get_context_data(self, bound: ReconcileForm | None = None, bound_run_id: int | None = None, **kwargs):
+        reconciliations = reconciliation_list_for_user(self.request.user)
+        cards = [
+            (
+                check,
+                bound if check.run.pk == bound_run_id
+                else ReconcileForm(prefix=f"run-{check.run.pk}", why_not_succeeded=check.why_not_succeeded),
+            )
+            for check in reconciliations
+        ]
+        return super().get_context_data(
+            cards=cards, instances=instance_attention_list_for_user(self.request.user), **kwargs
+        )
+
+
+class RunReconcileView(OperationsView):
+    """POST an operator's verdict on one run; a refused one shows on the page beside the field it concerns."""
+
+    http_method_names = ["post"]
+
+    def post(self, request, pk):
+        run = run_get_for_reconciler(request.user, pk)
+        check = reconcile_services.reconciliation_of(run)
+        form = ReconcileForm(request.POST, prefix=f"run-{run.pk}", why_not_succeeded=check.why_not_succeeded)
+        if form.is_valid():
+            try:
+                reconcile_services.run_reconcile(
+                    actor=request.user, run=run, outcome=form.cleaned_data["outcome"], note=form.cleaned_data["note"]
+                )
+                messages.success(request, _("运行 #%(id)s 已处置。") % {"id": run.pk})
+                return redirect("provisioning:operations")
+            except DomainError as exc:
+                if not apply_domain_error(exc, form):
+                    messages.error(request, exc.message)
+                    return redirect("provisioning:operations")
+        return self.render_to_response(self.get_context_data(bound=form, bound_run_id=run.pk))
+
+
+class RunRecheckView(LoginRequiredMixin, View):
+    """重新核对: another reconciliation refresh, when the last one failed or is stale."""
+
+    def post(self, request, pk):
+        run = run_get_for_reconciler(request.user, pk)
+        try:
+            refresh = reconcile_services.run_recheck(actor=request.user, run=run)
+            messages.success(request, _("已重新发起核对刷新（运行 #%(id)s）。") % {"id": refresh.pk})
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        return redirect("provisioning:operations")
 
 
 class NotificationListView(LoginRequiredMixin, ListView):

@@ -1,8 +1,10 @@
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from catalogue.choices import DataClassification
 from provisioning.choices import RequestKind
 from provisioning.models import Approval, Instance, Request, RequestStage, Run
+from provisioning.services.reconcile import Outcome
 
 
 class RunSerializer(serializers.ModelSerializer):
@@ -11,7 +13,7 @@ class RunSerializer(serializers.ModelSerializer):
         fields = [
             "id", "kind", "plan_mode", "status", "worker", "queued_at", "started_at", "heartbeat_at", "finished_at",
             "error", "has_changes", "plan_summary", "planfile_sha256", "state_serial_before", "state_serial_after",
-            "outputs", "resources", "timings",
+            "outputs", "resources", "timings", "request", "reconciles",
         ]
 
 
@@ -90,3 +92,20 @@ class Day2Serializer(serializers.Serializer):
     parameters = serializers.DictField(required=False, default=dict)
     lease_months = serializers.IntegerField(min_value=1, max_value=60, default=12)
     justification = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class ReconcileSerializer(serializers.Serializer):
+    """An operator's verdict on a run that lost its worker (the page's form, with the same messages)."""
+
+    outcome = serializers.ChoiceField(
+        choices=Outcome.choices,
+        error_messages={"required": _("请选择处置结果。"), "invalid_choice": _("请选择处置结果。")},
+    )
+    note = serializers.CharField(
+        max_length=2000,
+        error_messages={
+            "required": _("请填写核对说明：看到了什么，为何这样处置。"),
+            "blank": _("请填写核对说明：看到了什么，为何这样处置。"),
+            "max_length": _("核对说明不能超过 2000 个字符。"),
+        },
+    )

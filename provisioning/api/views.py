@@ -1,25 +1,31 @@
 """The request journey over HTTP: the same selectors and services as the pages."""
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from catalogue.selectors import offering_get_for_user
+from provisioning.choices import RunStatus
 from provisioning.models import Run
 from provisioning.selectors import (
     approval_inbox_for_user,
+    instance_get_for_drift_check,
     instance_get_for_user,
     instance_list_for_user,
     request_get_for_user,
     request_list_for_user,
+    run_get_for_reconciler,
     run_get_for_user,
+    run_list_for_user,
 )
+from provisioning.services import reconcile as reconcile_services
 from provisioning.services import requests as request_services
 
 from .serializers import (
     Day2Serializer,
     DecisionSerializer,
     InstanceSerializer,
+    ReconcileSerializer,
     RequestCreateSerializer,
     RequestSerializer,
     RunSerializer,
@@ -110,12 +116,37 @@ class ApprovalInboxViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         return approval_inbox_for_user(self.request.user)
 
 
-class RunViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+@extend_schema_view(list=extend_schema(parameters=[OpenApiParameter("status", enum=RunStatus.values)]))
+class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """A run is read with its request; the list (and closing runs that lost their worker) is for operators."""
+
     serializer_class = RunSerializer
-    queryset = Run.objects.none()  # objects come from run_get_for_user; this only types the schema's id
+    queryset = Run.objects.none()  # objects come from the selectors; this only types the schema's id
+
+    def get_queryset(self):
+        return run_list_for_user(self.request.user, status=self.request.query_params.get("status") or None)
 
     def get_object(self):
         return run_get_for_user(self.request.user, self.kwargs["pk"])
+
+    @extend_schema(request=ReconcileSerializer, responses=RunSerializer)
+    @action(detail=True, methods=["post"])
+    def reconcile(self, request, pk=None):
+        """Close a run that lost its worker as failed or succeeded, with a note saying why."""
+        run = run_get_for_reconciler(request.user, pk)
+        verdict = ReconcileSerializer(data=request.data)
+        verdict.is_valid(raise_exception=True)
+        run = reconcile_services.run_reconcile(actor=request.user, run=run, **verdict.validated_data)
+        run.refresh_from_db()
+        return Response(RunSerializer(run).data)
+
+    @extend_schema(request=None, responses={201: RunSerializer})
+    @action(detail=True, methods=["post"])
+    def recheck(self, request, pk=None):
+        """Start another reconciliation refresh of a run that lost its worker; answers with that refresh."""
+        refresh = reconcile_services.run_recheck(actor=request.user, run=run_get_for_reconciler(request.user, pk))
+        refresh.refresh_from_db()
+        return Response(RunSerializer(refresh).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses={200: {"type": "object", "properties": {"status": {"type": "string"}, "log": {"type": "string"}, "next_offset": {"type": "integer"}}}})
     @action(detail=True, methods=["get"])
@@ -153,3 +184,12 @@ class InstanceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         request_services.request_submit(actor=request.user, request=created)
         created.refresh_from_db()
         return Response(RequestSerializer(created).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={201: RunSerializer})
+    @action(detail=True, methods=["post"], url_path="drift-check")
+    def drift_check(self, request, pk=None):
+        """Check now whether the cloud still holds what the state says (a refresh-only plan); for operators."""
+        instance = instance_get_for_drift_check(request.user, pk)
+        run = reconcile_services.instance_drift_check(actor=request.user, instance=instance)
+        run.refresh_from_db()
+        return Response(RunSerializer(run).data, status=status.HTTP_201_CREATED)
