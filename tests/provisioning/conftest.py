@@ -105,3 +105,18 @@ def finish_run(run: Run, status: str = RunStatus.SUCCEEDED, **fields) -> Run:
         finished = run_finish(claimed, status, worker="test-worker", **{**defaults, **fields})
         request_on_run_finished(finished)
     return finished
+
+
+@pytest.fixture
+def journey(requester, agency_approver, cloud_owner, offering, default_policy):
+    return {"requester": requester, "approver": agency_approver, "owner": cloud_owner, "offering": offering}
+
+
+@pytest.fixture
+def other_approver(other_agency):
+    return UserFactory(username="agency_approver2", agency=other_agency, roles=[Role.AGENCY_APPROVER])
+
+
+@pytest.fixture
+def operator(db):
+    return UserFactory(username="operator", roles=[Role.OPERATOR])

@@ -1,7 +1,6 @@
 """The request journey over /api/v1/: every endpoint through the permission matrix, token and session
 sign-in, 400 with field errors in Chinese, 409 for illegal moves, 403 for a forbidden action on a visible
 object, and no secret in any answer."""
-import json
 from pathlib import Path
 
 import pytest
@@ -18,41 +17,13 @@ from provisioning.workspaces import prepare
 from tests.catalogue.factories import OfferingFactory, ServiceFactory
 from tests.matrix import Matrix, assert_matrix
 from tests.portal.factories import UserFactory
+from tests.provisioning.clients import Api
 from tests.provisioning.conftest import PASSWORD, VM, finish_run, make_policy
 from tests.provisioning.test_requests import approve_all, awaiting, create, submitted
 
 pytestmark = pytest.mark.django_db
 
 FLAVOR_RULE = "规格必须是 small、medium、large 或 xlarge 之一。"
-
-
-@pytest.fixture
-def journey(requester, agency_approver, cloud_owner, offering, default_policy):
-    return {"requester": requester, "approver": agency_approver, "owner": cloud_owner, "offering": offering}
-
-
-@pytest.fixture
-def other_approver(other_agency):
-    return UserFactory(username="agency_approver2", agency=other_agency, roles=[Role.AGENCY_APPROVER])
-
-
-@pytest.fixture
-def operator(db):
-    return UserFactory(username="operator", roles=[Role.OPERATOR])
-
-
-class Api:
-    """A client signed in with the user's API token."""
-
-    def __init__(self, user):
-        token, _ = Token.objects.get_or_create(user=user)
-        self.client = Client(HTTP_AUTHORIZATION=f"Token {token.key}")
-
-    def get(self, url: str):
-        return self.client.get(url)
-
-    def post(self, url: str, data: dict | None = None):
-        return self.client.post(url, json.dumps(data or {}), content_type="application/json")
 
 
 def completed(journey) -> Request:

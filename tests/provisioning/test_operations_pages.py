@@ -1,22 +1,18 @@
 """The operators' side of runs that lost their worker, and of drift, as pages and as /api/v1/: 运维核对 lists
 each lost run with what its reconciliation refresh found and closes it; 重新核对 starts another refresh; an
 instance's page and endpoint start a drift check. Only operators reach any of it; nobody else learns it exists."""
-import json
 import re
 
 import pytest
-from django.test import Client
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
 
-from portal.choices import Role
 from portal.models import AuditEvent
 from provisioning.choices import DriftStatus, InstanceStatus, RequestKind, RequestStatus, RunKind, RunStatus
 from provisioning.models import Request, Run
 from provisioning.services import requests as svc
 from provisioning.services.runs import run_claim, run_recover_lost
 from tests.matrix import Matrix, assert_matrix
-from tests.portal.factories import UserFactory
+from tests.provisioning.clients import Api, html, signed_in
 from tests.provisioning.conftest import PASSWORD, finish_run
 from tests.provisioning.test_pages import field_block
 from tests.provisioning.test_requests import approve_all, awaiting
@@ -29,45 +25,9 @@ OPERATIONS = reverse("provisioning:operations")
 
 
 @pytest.fixture
-def journey(requester, agency_approver, cloud_owner, offering, default_policy):
-    return {"requester": requester, "approver": agency_approver, "owner": cloud_owner, "offering": offering}
-
-
-@pytest.fixture
-def operator(db):
-    return UserFactory(username="operator", roles=[Role.OPERATOR])
-
-
-@pytest.fixture
 def outsiders(journey, nobody, other_requester):
     """Everyone who is not an operator, from no role at all to the request's own requester and approvers."""
     return [nobody, other_requester, journey["requester"], journey["approver"], journey["owner"]]
-
-
-class Api:
-    """A client signed in with the user's API token."""
-
-    def __init__(self, user):
-        token, _ = Token.objects.get_or_create(user=user)
-        self.client = Client(HTTP_AUTHORIZATION=f"Token {token.key}")
-
-    def get(self, url: str):
-        return self.client.get(url)
-
-    def post(self, url: str, data: dict | None = None):
-        return self.client.post(url, json.dumps(data or {}), content_type="application/json")
-
-
-def signed_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-def html(user, url: str) -> str:
-    response = signed_in(user).get(url)
-    assert response.status_code == 200, (url, response.status_code)
-    return response.content.decode()
 
 
 def lost_apply(journey) -> tuple[Run, Run]:

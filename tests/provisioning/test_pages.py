@@ -4,7 +4,6 @@ day-2 forms, the inbox). No page ever carries a secret."""
 import re
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 
 from portal.choices import Role
@@ -15,6 +14,7 @@ from provisioning.services import requests as svc
 from provisioning.services.runs import run_claim, run_enqueue
 from tests.matrix import Matrix, assert_matrix
 from tests.portal.factories import UserFactory
+from tests.provisioning.clients import html, signed_in
 from tests.provisioning.conftest import PASSWORD, finish_run, make_policy
 from tests.provisioning.test_requests import approve_all, awaiting, create, submitted
 
@@ -22,33 +22,6 @@ pytestmark = pytest.mark.django_db
 
 NAME_RULE = "名称必须由 3 到 31 个小写字母、数字或连字符组成，并以字母开头。"
 PASSWORD_LENGTH_RULE = "管理员密码长度须为 12 到 64 个字符。"
-
-
-@pytest.fixture
-def journey(requester, agency_approver, cloud_owner, offering, default_policy):
-    return {"requester": requester, "approver": agency_approver, "owner": cloud_owner, "offering": offering}
-
-
-@pytest.fixture
-def other_approver(other_agency):
-    return UserFactory(username="agency_approver2", agency=other_agency, roles=[Role.AGENCY_APPROVER])
-
-
-@pytest.fixture
-def operator(db):
-    return UserFactory(username="operator", roles=[Role.OPERATOR])
-
-
-def signed_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-def html(user, url: str) -> str:
-    response = signed_in(user).get(url)
-    assert response.status_code == 200, (url, response.status_code)
-    return response.content.decode()
 
 
 def detail_url(request) -> str:

@@ -11,7 +11,6 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
-from portal.choices import Role
 from portal.errors import Conflict, DomainError, PermissionDenied
 from portal.models import AuditEvent
 from provisioning.choices import (
@@ -35,7 +34,6 @@ from provisioning.services.reconcile import (
     runs_awaiting_reconciliation,
 )
 from provisioning.services.runs import run_claim, run_recover_lost
-from tests.portal.factories import UserFactory
 from tests.provisioning.conftest import finish_run
 from tests.provisioning.test_requests import approve_all, awaiting
 
@@ -49,11 +47,6 @@ OUTPUTS = {"private_ip": "10.0.0.9"}
 UPDATE = [{"address": PLANNED, "type": "pcloud_instance", "name": "this", "action": "update",
            "changes": [{"attribute": "instance_type", "before": "t3.medium", "after": "t3.large"}]}]
 DRIFT = UPDATE
-
-
-@pytest.fixture
-def operator(db):
-    return UserFactory(username="operator", roles=[Role.OPERATOR])
 
 
 @pytest.fixture

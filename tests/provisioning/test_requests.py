@@ -48,11 +48,6 @@ def awaiting(requester, offering, **overrides):
     return request
 
 
-@pytest.fixture
-def journey(requester, agency_approver, cloud_owner, offering, default_policy):
-    return {"requester": requester, "approver": agency_approver, "owner": cloud_owner, "offering": offering}
-
-
 # Create and submit ------------------------------------------------------------------------------------------
 
 
