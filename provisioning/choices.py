@@ -73,6 +73,8 @@ class RequestStatus(models.TextChoices):
     REJECTED = "rejected", _("已驳回")
     CANCELLED = "cancelled", _("已撤销")
     FAILED = "failed", _("失败")
+    # A change whose plan changes nothing: it is not sent for approval.
+    UNCHANGED = "unchanged", _("无需变更")
 
     @classmethod
     def active(cls) -> set[str]:
@@ -80,13 +82,15 @@ class RequestStatus(models.TextChoices):
 
     @classmethod
     def terminal(cls) -> set[str]:
-        return {cls.COMPLETED, cls.REJECTED, cls.CANCELLED}
+        return {cls.COMPLETED, cls.REJECTED, cls.CANCELLED, cls.UNCHANGED}
 
 
 REQUEST_TRANSITIONS: dict[str, set[str]] = {
     RequestStatus.DRAFT: {RequestStatus.SUBMITTED, RequestStatus.CANCELLED},
     RequestStatus.SUBMITTED: {RequestStatus.PLANNING, RequestStatus.AWAITING_APPROVAL, RequestStatus.CANCELLED},
-    RequestStatus.PLANNING: {RequestStatus.AWAITING_APPROVAL, RequestStatus.FAILED, RequestStatus.CANCELLED},
+    RequestStatus.PLANNING: {
+        RequestStatus.AWAITING_APPROVAL, RequestStatus.FAILED, RequestStatus.CANCELLED, RequestStatus.UNCHANGED,
+    },
     # A re-plan (new cost, new plan) sends an awaiting request back to planning.
     RequestStatus.AWAITING_APPROVAL: {
         RequestStatus.APPROVED, RequestStatus.REJECTED, RequestStatus.CANCELLED, RequestStatus.PLANNING,
@@ -98,6 +102,7 @@ REQUEST_TRANSITIONS: dict[str, set[str]] = {
     RequestStatus.COMPLETED: set(),
     RequestStatus.REJECTED: set(),
     RequestStatus.CANCELLED: set(),
+    RequestStatus.UNCHANGED: set(),
 }
 
 
@@ -113,6 +118,26 @@ class StageStatus(models.TextChoices):
     APPROVED = "approved", _("已通过")
     REJECTED = "rejected", _("已驳回")
     SKIPPED = "skipped", _("不适用")
+
+    @classmethod
+    def active(cls) -> set[str]:
+        return {cls.WAITING, cls.OPEN}
+
+    @classmethod
+    def terminal(cls) -> set[str]:
+        return {cls.REJECTED, cls.SKIPPED}
+
+
+STAGE_TRANSITIONS: dict[str, set[str]] = {
+    # Opened in its turn, or passed over when its condition does not hold for the request.
+    StageStatus.WAITING: {StageStatus.OPEN, StageStatus.SKIPPED},
+    # Signed, rejected, passed over by a cancel, or closed again by a re-plan (it reopens with the new plan).
+    StageStatus.OPEN: {StageStatus.APPROVED, StageStatus.REJECTED, StageStatus.SKIPPED, StageStatus.WAITING},
+    # A new plan or a retry after a failure asks the stage to sign again.
+    StageStatus.APPROVED: {StageStatus.WAITING},
+    StageStatus.REJECTED: set(),
+    StageStatus.SKIPPED: set(),
+}
 
 
 class ApproverRole(models.TextChoices):
@@ -141,12 +166,47 @@ class ReservationStatus(models.TextChoices):
     CONSUMED = "consumed", _("已占用")
     RELEASED = "released", _("已释放")
 
+    @classmethod
+    def active(cls) -> set[str]:
+        return {cls.RESERVED}
+
+    @classmethod
+    def terminal(cls) -> set[str]:
+        return {cls.CONSUMED, cls.RELEASED}
+
+
+RESERVATION_TRANSITIONS: dict[str, set[str]] = {
+    # A successful apply uses what was reserved; reject, cancel and failure give it back.
+    ReservationStatus.RESERVED: {ReservationStatus.CONSUMED, ReservationStatus.RELEASED},
+    ReservationStatus.CONSUMED: set(),
+    ReservationStatus.RELEASED: set(),
+}
+
 
 class InstanceStatus(models.TextChoices):
     ACTIVE = "active", _("运行中")
     CHANGING = "changing", _("变更中")
     DESTROYED = "destroyed", _("已销毁")
     NEEDS_RECONCILIATION = "needs_reconciliation", _("待核对")
+
+    @classmethod
+    def active(cls) -> set[str]:
+        return {cls.ACTIVE, cls.CHANGING, cls.NEEDS_RECONCILIATION}
+
+    @classmethod
+    def terminal(cls) -> set[str]:
+        return {cls.DESTROYED}
+
+
+INSTANCE_TRANSITIONS: dict[str, set[str]] = {
+    # An approved change or decommission starts its apply.
+    InstanceStatus.ACTIVE: {InstanceStatus.CHANGING},
+    # The apply ends (back to active, or destroyed by a decommission), or loses its worker.
+    InstanceStatus.CHANGING: {InstanceStatus.ACTIVE, InstanceStatus.DESTROYED, InstanceStatus.NEEDS_RECONCILIATION},
+    # An operator's verdict on the lost run: failed (back to what the state says) or succeeded.
+    InstanceStatus.NEEDS_RECONCILIATION: {InstanceStatus.ACTIVE, InstanceStatus.DESTROYED},
+    InstanceStatus.DESTROYED: set(),
+}
 
 
 class DriftStatus(models.TextChoices):

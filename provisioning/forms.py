@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext
 
 from catalogue.choices import DataClassification
+from catalogue.forms import offering_parameters_form_class
 from catalogue.models import Offering
 
 from .services.reconcile import Outcome
@@ -103,8 +104,6 @@ class ReconcileForm(forms.Form):
 def change_parameters_form_class(instance) -> type[forms.Form]:
     """The offering's parameter form for changing an instance: a sensitive field left empty keeps the value
     the instance has (it is never shown, so it cannot be edited in place)."""
-    from catalogue.forms import offering_parameters_form_class
-
     base = offering_parameters_form_class(instance.offering)
     kept = instance.workspace.secret_variables
 

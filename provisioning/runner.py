@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from django.conf import settings
-from django.db import close_old_connections, connection, transaction
+from django.db import close_old_connections, connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -28,8 +28,9 @@ from portal.services import audit_record
 from . import state_store
 from .choices import PlanMode, RunKind, RunStatus
 from .models import Run, Workspace
+from .outcomes import run_conclude
 from .plan_summary import summarize
-from .services.runs import run_finish, run_heartbeat
+from .services.runs import run_heartbeat
 from .terraform_client import MASK, TerraformClient, TerraformError
 from .workspaces import PreparedWorkspace, prepare
 
@@ -136,18 +137,12 @@ def execute(run: Run, worker: str) -> Run:
 def _finish(run: Run, status: str, worker: str, *, state: tuple[int | None, str] | None = None, **fields) -> Run:
     """Record the outcome and the state version the workspace is now at: `state` when the run read it after
     Terraform ended, else read here, before the transaction, so that no network call holds the transaction."""
-    from .services.requests import request_on_run_finished
-
     if state is None:
         state = _stored_version(run.workspace)
     close_old_connections()
-    with transaction.atomic():
-        run = run_finish(run, status, worker=worker, **fields)
-        if state is not None:
-            serial, lineage = state
-            Workspace.objects.filter(pk=run.workspace_id).update(state_serial=serial, state_lineage=lineage)
-        request_on_run_finished(run)
-    return run
+    return run_conclude(
+        run, status, actor_username=worker[:150], state=state, finished_at=timezone.now(), **fields
+    )
 
 
 def _stored_version(workspace: Workspace) -> tuple[int | None, str] | None:

@@ -2,10 +2,15 @@
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
+from portal.models import AuditEvent
 from portal.permissions import objects_for_user, user_can
 
-from .choices import DriftStatus, InstanceStatus, RequestStatus, RunKind, StageStatus
+from .choices import DriftStatus, InstanceStatus, RequestStatus, RunKind, RunStatus, StageStatus
 from .models import Approval, Instance, Notification, Request, Run
+from .plan_summary import action_counts
+from .services.quotas import quota_effect
+from .services.reconcile import reconciliation_of, runs_awaiting_reconciliation
+from .services.requests import stage_group
 
 
 def request_list_for_user(user, *, status: str | None = None, mine: bool = False) -> QuerySet[Request]:
@@ -98,8 +103,6 @@ def run_get_for_reconciler(user, pk) -> Run:
 def reconciliation_list_for_user(user) -> list:
     """Each run awaiting reconciliation with what its reconciliation refresh found; 404 for anybody who may not
     close such runs (nobody else learns they exist)."""
-    from .services.reconcile import reconciliation_of, runs_awaiting_reconciliation
-
     if not user_can(user, "provisioning.reconcile_run"):
         raise Http404
     return [reconciliation_of(run) for run in runs_awaiting_reconciliation()]
@@ -128,8 +131,6 @@ def instance_latest_refresh_for_user(user, instance: Instance) -> Run | None:
 
 def reconcile_count(user) -> int:
     """How many runs wait for an operator's verdict, for the nav of those who give it."""
-    from .services.reconcile import runs_awaiting_reconciliation
-
     if not user_can(user, "provisioning.reconcile_run"):
         return 0
     return runs_awaiting_reconciliation().count()
@@ -147,8 +148,6 @@ def unread_count(user) -> int:
 
 def request_timeline(request: Request):
     """The request's history from the audit trail: its own events and its runs'."""
-    from portal.models import AuditEvent
-
     run_ids = [str(pk) for pk in request.runs.values_list("pk", flat=True)]
     return (
         AuditEvent.objects.filter(object_type="provisioning.request", object_id=str(request.pk))
@@ -158,11 +157,6 @@ def request_timeline(request: Request):
 
 def request_detail_context(user, request: Request) -> dict:
     """Everything the request page shows, and which actions this user may take on it."""
-    from .choices import RunStatus
-    from .plan_summary import action_counts
-    from .services.quotas import quota_effect
-    from .services.requests import stage_group
-
     open_stage = request.stages.filter(status=StageStatus.OPEN).first()
     can_sign = (
         open_stage is not None

@@ -3,11 +3,17 @@ import logging
 
 from celery import shared_task
 from django.conf import settings
+from django.core.mail import send_mail
 from django.utils.translation import gettext as _
 
+from .models import Notification, Run
+from .outcomes import janitor_sweep
 from .runner import execute, worker_name
 from .services.notifications import notification_language
-from .services.runs import janitor_sweep, run_claim, run_wake
+from .services.reconcile import drift_sweep
+from .services.requests import request_remind_overdue
+from .services.runs import run_claim
+from .wakeups import wake_run
 
 logger = logging.getLogger(__name__)
 BUSY_RETRY_SECONDS = 5
@@ -26,11 +32,9 @@ def run_execute(run_id: int) -> str:
     run, why = run_claim(run_id=run_id, worker=worker)
     if run is None:
         if why == "busy":
-            from .models import Run
-
             queued = Run.objects.filter(pk=run_id).first()
             if queued is not None:
-                run_wake(queued, countdown=BUSY_RETRY_SECONDS)
+                wake_run(queued, countdown=BUSY_RETRY_SECONDS)
         return why
     execute(run, worker)
     return "done"
@@ -49,10 +53,6 @@ def janitor() -> dict:
 )
 def notification_send(notification_id: int) -> None:
     """Mail one inbox entry to its recipient (SMTP trouble is retried with backoff)."""
-    from django.core.mail import send_mail
-
-    from .models import Notification
-
     notification = Notification.objects.select_related("recipient").filter(pk=notification_id).first()
     if notification is None or not notification.recipient.email:
         return
@@ -68,15 +68,11 @@ def notification_send(notification_id: int) -> None:
 
 @shared_task(ignore_result=True)
 def approval_reminders() -> int:
-    from .services.requests import request_remind_overdue
-
     return request_remind_overdue()
 
 
 @shared_task(ignore_result=True)
 def drift_checks() -> int:
-    from .services.reconcile import drift_sweep
-
     started = drift_sweep()
     if started:
         logger.info("drift checks started: %s", started)

@@ -4,6 +4,7 @@ from django.utils import timezone
 from django.utils.translation import override
 
 from ..models import Notification, Request
+from ..wakeups import wake_notification
 
 
 def notify(recipients, *, subject: str, body: str = "", request: Request | None = None) -> list[Notification]:
@@ -18,11 +19,8 @@ def notify(recipients, *, subject: str, body: str = "", request: Request | None 
             continue
         seen.add(user.pk)
         created.append(Notification.objects.create(recipient=user, request=request, subject=subject[:200], body=body))
-    if created:
-        from ..tasks import notification_send
-
-        for notification in created:
-            notification_send.apply_async_on_commit((notification.pk,), queue=settings.NOTIFY_QUEUE)
+    for notification in created:
+        wake_notification(notification.pk)
     return created
 
 

@@ -4,13 +4,16 @@ from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from catalogue.choices import QuotaDimension
 from portal.errors import DomainError
+from portal.services import audit_record
 
-from ..choices import ReservationStatus
+from ..choices import RESERVATION_TRANSITIONS, ReservationStatus
 from ..models import QuotaLimit, QuotaReservation, Request
+from .transitions import compare_and_set
 
 
 class QuotaExceeded(DomainError):
@@ -21,6 +24,35 @@ class QuotaExceeded(DomainError):
         ) % first
         super().__init__(message, code="quota_exceeded", params={"shortfalls": shortfalls})
         self.shortfalls = shortfalls
+
+
+def _reservation_audit(reservation: QuotaReservation, action: str) -> dict:
+    return {
+        "actor": None,
+        "action": action,
+        "obj": reservation,
+        "agency": reservation.request.agency,
+        "details": {
+            "request": reservation.request.number,
+            "limit": reservation.limit_id,
+            "dimension": reservation.limit.dimension,
+            "amount": str(reservation.amount),
+        },
+    }
+
+
+def reservation_move(reservation: QuotaReservation, to_status: str) -> QuotaReservation:
+    """The one door of a reservation's status (compare-and-set, audited in the same transaction)."""
+    return compare_and_set(
+        reservation,
+        to_status,
+        transitions=RESERVATION_TRANSITIONS,
+        illegal=lambda from_status, to: _("配额预留 #%(id)s 当前为“%(from)s”，不能变为“%(to)s”。")
+        % {"id": reservation.pk, "from": ReservationStatus(from_status).label, "to": ReservationStatus(to).label},
+        stale=_("配额预留 #%(id)s 已被其他操作改变，请刷新后重试。") % {"id": reservation.pk},
+        audit=_reservation_audit(reservation, f"quota.{to_status}"),
+        updated_at=timezone.now(),
+    )
 
 
 def demand_of(request: Request) -> dict[str, Decimal]:
@@ -98,7 +130,11 @@ def quota_reserve(request: Request) -> list[QuotaReservation]:
             continue
         limit.reserved += amount
         limit.save(update_fields=["reserved"])
-        reservations.append(QuotaReservation.objects.create(request=request, limit=limit, amount=amount))
+        reservation = QuotaReservation.objects.create(
+            request=request, limit=limit, amount=amount, status=ReservationStatus.RESERVED
+        )
+        audit_record(**_reservation_audit(reservation, "quota.reserved"))
+        reservations.append(reservation)
     return reservations
 
 
@@ -112,8 +148,7 @@ def quota_consume(request: Request) -> None:
         limit.reserved -= reservation.amount
         limit.used += reservation.amount
         limit.save(update_fields=["reserved", "used"])
-        reservation.status = ReservationStatus.CONSUMED
-        reservation.save(update_fields=["status", "updated_at"])
+        reservation_move(reservation, ReservationStatus.CONSUMED)
     shrink = {dim: -amount for dim, amount in demand_of(request).items() if amount < 0}
     if shrink:
         quota_give_back(request, shrink)
@@ -122,12 +157,13 @@ def quota_consume(request: Request) -> None:
 @transaction.atomic
 def quota_release(request: Request) -> None:
     """Reject, cancel or failure: reservations not yet used go back."""
-    for reservation in request.reservations.select_for_update().filter(status=ReservationStatus.RESERVED):
+    for reservation in request.reservations.select_related("limit").select_for_update(of=("self",)).filter(
+        status=ReservationStatus.RESERVED
+    ):
         limit = QuotaLimit.objects.select_for_update().get(pk=reservation.limit_id)
         limit.reserved = max(limit.reserved - reservation.amount, Decimal(0))
         limit.save(update_fields=["reserved"])
-        reservation.status = ReservationStatus.RELEASED
-        reservation.save(update_fields=["status", "updated_at"])
+        reservation_move(reservation, ReservationStatus.RELEASED)
 
 
 @transaction.atomic

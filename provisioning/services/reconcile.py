@@ -27,9 +27,10 @@ from portal.errors import Conflict, DomainError, PermissionDenied
 from portal.permissions import user_can
 from portal.services import audit_record
 
-from ..choices import InstanceStatus, PlanMode, ResourceAction, RunKind, RunStatus
+from ..choices import InstanceStatus, ResourceAction, RunKind, RunStatus
 from ..models import Instance, Run
-from .runs import _new_run, run_enqueue, run_move, run_wake
+from ..outcomes import run_conclude
+from .runs import run_enqueue, start_reconciliation
 
 # What a plan entry's action leaves in the state once it is done.
 MADE = {ResourceAction.CREATE, ResourceAction.UPDATE, ResourceAction.REPLACE}
@@ -109,20 +110,6 @@ def runs_awaiting_reconciliation():
     )
 
 
-def start_reconciliation(run: Run, *, actor=None, actor_username: str = "") -> Run:
-    """Queue a refresh-only plan that reconciles `run`, allowed to break the dead run's state lock."""
-    refresh = _new_run(
-        workspace=run.workspace, kind=RunKind.REFRESH, plan_mode=PlanMode.REFRESH_ONLY, source_plan=None,
-        request=run.request, actor=actor, release_stale_lock=True, reconciles=run,
-    )
-    audit_record(
-        actor=actor, actor_username=actor_username, action="run.queued", obj=refresh, agency=run.workspace.agency,
-        details={"kind": RunKind.REFRESH, "reconciles": run.pk},
-    )
-    run_wake(refresh)
-    return refresh
-
-
 def _require_operator(actor, run: Run | None = None) -> None:
     if not user_can(actor, "provisioning.reconcile_run", run):
         raise PermissionDenied(_("您没有处置待核对运行的权限。"))
@@ -143,8 +130,6 @@ def run_recheck(*, actor, run: Run) -> Run:
 @transaction.atomic
 def run_reconcile(*, actor, run: Run, outcome: str, note: str) -> Run:
     """Close a run that lost its worker, after reading its reconciliation; the request moves on with it."""
-    from .requests import request_on_run_finished
-
     _require_operator(actor, run)
     note = (note or "").strip()
     if not note:
@@ -163,23 +148,18 @@ def run_reconcile(*, actor, run: Run, outcome: str, note: str) -> Run:
     if outcome == Outcome.SUCCEEDED:
         if check.why_not_succeeded:
             raise Conflict(check.why_not_succeeded, params={"undone": check.undone})
-        run = run_move(
+        run = run_conclude(
             run, RunStatus.SUCCEEDED, actor=actor, error=error, resources=check.refresh.resources,
             outputs=check.refresh.outputs, state_serial_after=check.refresh.state_serial_before,
         )
     else:
-        run = run_move(run, RunStatus.FAILED, actor=actor, error=error)
-        if run.request_id:
-            # The instance (a change or a decommission) is back to what the state says it is; the drift
-            # status from the refresh tells whether the cloud agrees.
-            Instance.objects.filter(
-                workspace=run.workspace_id, status=InstanceStatus.NEEDS_RECONCILIATION
-            ).update(status=InstanceStatus.ACTIVE)
+        # The request fails as any failed apply does; its instance goes back to what the state says it is,
+        # and the drift status from the refresh tells whether the cloud agrees.
+        run = run_conclude(run, RunStatus.FAILED, actor=actor, error=error)
     audit_record(
         actor=actor, action="run.reconciled", obj=run, agency=run.workspace.agency,
         details={"outcome": outcome, "note": note[:500], "refresh": check.refresh.pk},
     )
-    request_on_run_finished(run)
     return run
 
 

@@ -5,12 +5,11 @@ REQUEST_TRANSITIONS, writes the audit event in the same transaction, and leaves 
 after commit. Object permissions follow the request: its requester and agency approvers may view it; the
 group of the open stage may approve it while that stage is open, and not after.
 """
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 from django.contrib.auth.models import Group
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
@@ -30,6 +29,7 @@ from portal.services import audit_record
 
 from ..choices import (
     REQUEST_TRANSITIONS,
+    STAGE_TRANSITIONS,
     ApproverRole,
     Decision,
     InstanceStatus,
@@ -41,11 +41,13 @@ from ..choices import (
     StageMode,
     StageStatus,
 )
-from ..models import Approval, Instance, Request, RequestStage, Run, Workspace
+from ..models import Approval, Instance, Request, RequestStage, Workspace
 from . import quotas
+from .instances import add_months, instance_move
 from .notifications import notification_language, notify
 from .policies import stage_applies, stage_snapshots
 from .runs import run_cancel, run_enqueue
+from .transitions import compare_and_set
 
 
 class ParameterErrors(DomainError):
@@ -61,27 +63,32 @@ class ParameterErrors(DomainError):
 
 def request_move(request: Request, to_status: str, *, actor, details: dict | None = None, **fields) -> Request:
     """Compare-and-set the request's status (from what it holds in memory) and audit it, in one transaction."""
-    from_status = request.status
-    if to_status not in REQUEST_TRANSITIONS[from_status]:
-        raise Conflict(
-            _("申请 %(number)s 当前为“%(from)s”，不能变为“%(to)s”。")
-            % {"number": request.number, "from": RequestStatus(from_status).label, "to": RequestStatus(to_status).label}
-        )
-    with transaction.atomic():
-        moved = Request.objects.filter(pk=request.pk, status=from_status).update(status=to_status, **fields)
-        if moved != 1:
-            raise Conflict(_("申请 %(number)s 已被其他操作改变，请刷新后重试。") % {"number": request.number})
-        audit_record(
-            actor=actor,
-            action=f"request.{to_status}",
-            obj=request,
-            agency=request.agency,
-            details={"from": from_status, **(details or {})},
-        )
-    for name, value in fields.items():
-        setattr(request, name, value)
-    request.status = to_status
-    return request
+    return compare_and_set(
+        request,
+        to_status,
+        transitions=REQUEST_TRANSITIONS,
+        illegal=lambda from_status, to: _("申请 %(number)s 当前为“%(from)s”，不能变为“%(to)s”。")
+        % {"number": request.number, "from": RequestStatus(from_status).label, "to": RequestStatus(to).label},
+        stale=_("申请 %(number)s 已被其他操作改变，请刷新后重试。") % {"number": request.number},
+        audit={"actor": actor, "action": f"request.{to_status}", "obj": request, "agency": request.agency,
+               "details": details or {}},
+        **fields,
+    )
+
+
+def stage_move(stage: RequestStage, to_status: str, *, actor=None, **fields) -> RequestStage:
+    """The one door of a request stage's status (compare-and-set, audited in the same transaction)."""
+    return compare_and_set(
+        stage,
+        to_status,
+        transitions=STAGE_TRANSITIONS,
+        illegal=lambda from_status, to: _("审批环节“%(stage)s”当前为“%(from)s”，不能变为“%(to)s”。")
+        % {"stage": stage.name, "from": StageStatus(from_status).label, "to": StageStatus(to).label},
+        stale=_("审批环节“%(stage)s”已被其他操作改变，请刷新后重试。") % {"stage": stage.name},
+        audit={"actor": actor, "action": f"stage.{to_status}", "obj": stage.request, "agency": stage.request.agency,
+               "details": {"stage": stage.name, "order": stage.order}},
+        **fields,
+    )
 
 
 # Reading parameters -----------------------------------------------------------------------------------------
@@ -277,7 +284,7 @@ def request_submit(*, actor: User, request: Request) -> Request:
     if request.kind == RequestKind.EXTEND:
         # Nothing changes in the cloud: straight to the approvers.
         request_move(request, RequestStatus.AWAITING_APPROVAL, actor=None)
-        _open_next_stage(request)
+        request_advance(request)
         return request
     return _start_plan(request, actor=actor)
 
@@ -311,21 +318,17 @@ def _start_plan(request: Request, *, actor) -> Request:
 # Approvals --------------------------------------------------------------------------------------------------
 
 
-def _open_next_stage(request: Request) -> RequestStage | None:
+def request_advance(request: Request) -> RequestStage | None:
     """Open the first waiting stage whose condition holds (skipping the others); none left: final approval."""
     for stage in request.stages.filter(status=StageStatus.WAITING).order_by("order"):
         if not stage_applies(stage, request):
-            stage.status = StageStatus.SKIPPED
-            stage.save(update_fields=["status"])
+            stage_move(stage, StageStatus.SKIPPED)
             continue
         group = stage_group(stage)
         assign_perm("provisioning.view_request", group, request)
         assign_perm("provisioning.approve_request", group, request)
         approvers = list(stage_approvers(stage))
-        stage.status = StageStatus.OPEN
-        stage.opened_at = timezone.now()
-        stage.eligible_count = len(approvers)
-        stage.save(update_fields=["status", "opened_at", "eligible_count"])
+        stage_move(stage, StageStatus.OPEN, opened_at=timezone.now(), eligible_count=len(approvers))
         with notification_language():
             notify(
                 approvers,
@@ -339,10 +342,8 @@ def _open_next_stage(request: Request) -> RequestStage | None:
     return None
 
 
-def _close_stage(stage: RequestStage, status: str) -> None:
-    stage.status = status
-    stage.decided_at = timezone.now()
-    stage.save(update_fields=["status", "decided_at"])
+def _close_stage(stage: RequestStage, status: str, *, actor=None) -> None:
+    stage_move(stage, status, actor=actor, decided_at=timezone.now())
     remove_perm("provisioning.approve_request", stage_group(stage), stage.request)
 
 
@@ -377,8 +378,17 @@ def _final_approval(request: Request) -> None:
     kind = RunKind.DESTROY if request.kind == RequestKind.DECOMMISSION else RunKind.APPLY
     run = run_enqueue(actor=None, workspace=request.workspace, kind=kind, source_plan=request.plan_run, request=request)
     if request.instance_id:
-        Instance.objects.filter(pk=request.instance_id).update(status=InstanceStatus.CHANGING)
+        instance_move(request.instance, InstanceStatus.CHANGING, details={"request": request.pk, "kind": request.kind})
     request_move(request, RequestStatus.APPLYING, actor=None, apply_run=run)
+
+
+def _complete_extend(request: Request) -> None:
+    instance = request.instance
+    start = max(instance.lease_end or timezone.localdate(), timezone.localdate())
+    Instance.objects.filter(pk=instance.pk).update(lease_end=add_months(start, request.lease_months))
+    audit_record(actor=None, action="instance.lease_extended", obj=instance, agency=instance.agency,
+                 details={"months": request.lease_months})
+    request_move(request, RequestStatus.COMPLETED, actor=None, completed_at=timezone.now())
 
 
 @transaction.atomic
@@ -404,7 +414,7 @@ def request_approve(*, actor: User, request: Request, comment: str = "") -> Requ
         details={"stage": stage.name, "order": stage.order, "plan_sha256": request.approved_plan_sha256 or (request.plan_run.planfile_sha256 if request.plan_run_id else "")},
     )
     if _stage_complete(stage):
-        _close_stage(stage, StageStatus.APPROVED)
+        _close_stage(stage, StageStatus.APPROVED, actor=actor)
         with notification_language():
             notify(
                 [request.requester],
@@ -412,7 +422,7 @@ def request_approve(*, actor: User, request: Request, comment: str = "") -> Requ
                 body=comment,
                 request=request,
             )
-        _open_next_stage(request)
+        request_advance(request)
     return request
 
 
@@ -432,7 +442,7 @@ def request_reject(*, actor: User, request: Request, comment: str) -> Request:
             )
     except IntegrityError as exc:
         raise Conflict(_("您已签署过该申请的一个审批环节，同一人只能签署一个环节。")) from exc
-    _close_stage(stage, StageStatus.REJECTED)
+    _close_stage(stage, StageStatus.REJECTED, actor=actor)
     request_move(
         request, RequestStatus.REJECTED, actor=actor, decided_at=timezone.now(),
         details={"stage": stage.name, "comment": comment.strip()[:500]},
@@ -472,7 +482,7 @@ def request_cancel(*, actor: User, request: Request) -> Request:
     if not user_can(actor, "provisioning.cancel_request", request):
         raise PermissionDenied(_("您不能撤销该申请。"))
     for stage in request.stages.filter(status=StageStatus.OPEN):
-        _close_stage(stage, StageStatus.SKIPPED)
+        _close_stage(stage, StageStatus.SKIPPED, actor=actor)
     request_move(request, RequestStatus.CANCELLED, actor=actor)
     if request.plan_run_id and request.plan_run.status == RunStatus.QUEUED:
         run_cancel(actor=actor, run=request.plan_run)
@@ -492,7 +502,7 @@ def request_retry(*, actor: User, request: Request) -> Request:
     last = request.stages.filter(status=StageStatus.APPROVED).order_by("-order").first()
     if last is not None:
         Approval.objects.filter(stage=last, invalidated_at__isnull=True).update(invalidated_at=timezone.now())
-        RequestStage.objects.filter(pk=last.pk).update(status=StageStatus.WAITING, opened_at=None, decided_at=None)
+        stage_move(last, StageStatus.WAITING, actor=actor, opened_at=None, decided_at=None)
     Request.objects.filter(pk=request.pk).update(retrying=True)
     request.retrying = True
     if request.kind == RequestKind.EXTEND:
@@ -509,172 +519,8 @@ def request_replan(*, actor: User, request: Request) -> Request:
     if request.requester_id != actor.pk and not user_can(actor, "provisioning.approve_request", request):
         raise PermissionDenied(_("您不能重新生成该申请的计划。"))
     for stage in request.stages.filter(status=StageStatus.OPEN):
-        _close_stage(stage, StageStatus.WAITING)
+        _close_stage(stage, StageStatus.WAITING, actor=actor)
     return _start_plan(request, actor=actor)
-
-
-# Reacting to runs -------------------------------------------------------------------------------------------
-
-
-def request_on_run_finished(run: Run) -> None:
-    """Called in the transaction that records a run's outcome; moves the request the run belongs to."""
-    if run.request_id is None:
-        if run.kind == RunKind.REFRESH:
-            _record_drift(run)
-        return
-    request = Request.objects.select_for_update(of=("self",)).select_related("offering__cloud", "agency", "requester").get(pk=run.request_id)
-    if run.kind == RunKind.REFRESH:
-        _record_drift(run)
-        return
-    if run.kind == RunKind.PLAN:
-        if request.status != RequestStatus.PLANNING or request.plan_run_id != run.pk:
-            return  # cancelled meanwhile, or an older plan
-        if run.status == RunStatus.SUCCEEDED:
-            _plan_ready(request, run)
-        else:
-            _fail(request, run.error or _("生成计划失败。"))
-        return
-    if request.status != RequestStatus.APPLYING or request.apply_run_id != run.pk:
-        return
-    if run.status == RunStatus.SUCCEEDED:
-        _complete(request, run)
-    else:
-        _fail(request, run.error or _("执行失败。"))
-
-
-def _plan_ready(request: Request, run: Run) -> None:
-    """The plan is in. Approvals that saw a different plan or cost are reset, except on a retry, where the
-    last stage alone signs again (request_retry reopened it); then approving starts (again)."""
-    outdated = request.approvals.filter(invalidated_at__isnull=True).filter(
-        ~Q(plan_sha256=run.planfile_sha256) | ~Q(monthly_cost=request.monthly_cost)
-    )
-    if request.retrying:
-        Request.objects.filter(pk=request.pk).update(retrying=False)
-        request.retrying = False
-    elif outdated.exists():
-        reset_orders = set(outdated.values_list("stage__order", flat=True))
-        outdated.update(invalidated_at=timezone.now())
-        request.stages.filter(order__in=reset_orders).update(status=StageStatus.WAITING, opened_at=None, decided_at=None)
-        audit_record(
-            actor=None, action="request.approvals_reset", obj=request, agency=request.agency,
-            details={"plan_sha256": run.planfile_sha256, "stages": sorted(reset_orders)},
-        )
-    request_move(request, RequestStatus.AWAITING_APPROVAL, actor=None)
-    _open_next_stage(request)
-
-
-def _fail(request: Request, error: str) -> None:
-    request_move(request, RequestStatus.FAILED, actor=None, error=error[:4000])
-    quotas.quota_release(request)
-    if request.instance_id:
-        Instance.objects.filter(pk=request.instance_id, status=InstanceStatus.CHANGING).update(status=InstanceStatus.ACTIVE)
-    with notification_language():
-        notify(
-            [request.requester],
-            subject=_("申请失败：%(number)s") % {"number": request.number},
-            body=_("您的申请“%(title)s”执行失败，可在申请详情页查看错误并重试。") % {"title": request.title},
-            request=request,
-        )
-
-
-def _add_months(day: date, months: int) -> date:
-    month = day.month - 1 + months
-    year = day.year + month // 12
-    month = month % 12 + 1
-    # The last day of a shorter month stands in for the 29th-31st.
-    for candidate in (day.day, 30, 29, 28):
-        try:
-            return day.replace(year=year, month=month, day=min(day.day, candidate))
-        except ValueError:
-            continue
-    raise ValueError(day)
-
-
-def _complete(request: Request, run: Run) -> None:
-    now = timezone.now()
-    if request.kind == RequestKind.DECOMMISSION:
-        instance = request.instance
-        Instance.objects.filter(pk=instance.pk).update(
-            status=InstanceStatus.DESTROYED, destroyed_at=now, resources=[], outputs={}
-        )
-        amounts = {dim: Decimal(str(amount)) for dim, amount in instance.usage.items()}
-        amounts["monthly_cost"] = Decimal(instance.monthly_cost)
-        quotas.quota_give_back(request, amounts)
-        audit_record(actor=None, action="instance.destroyed", obj=instance, agency=instance.agency)
-    elif request.kind == RequestKind.CREATE:
-        quotas.quota_consume(request)
-        instance = Instance.objects.create(
-            name=str(request.parameters.get("name") or request.parameters.get("identifier") or request.title)[:128],
-            agency=request.agency,
-            offering=request.offering,
-            workspace=request.workspace,
-            parameters=request.parameters,
-            data_classification=request.data_classification,
-            resources=run.resources,
-            outputs=run.outputs,
-            monthly_cost=request.monthly_cost,
-            usage=request.usage,
-            lease_end=_add_months(timezone.localdate(), request.lease_months),
-            created_by=request.requester,
-        )
-        assign_perm("provisioning.view_instance", agency_group(request.agency, Role.REQUESTER), instance)
-        assign_perm("provisioning.view_instance", agency_group(request.agency, Role.AGENCY_APPROVER), instance)
-        Request.objects.filter(pk=request.pk).update(instance=instance)
-        request.instance = instance
-        audit_record(actor=None, action="instance.created", obj=instance, agency=instance.agency)
-    else:  # modify
-        quotas.quota_consume(request)
-        Instance.objects.filter(pk=request.instance_id).update(
-            status=InstanceStatus.ACTIVE, parameters=request.parameters, resources=run.resources,
-            outputs=run.outputs, monthly_cost=request.monthly_cost, usage=request.usage,
-        )
-        audit_record(actor=None, action="instance.modified", obj=request.instance, agency=request.agency)
-    request_move(request, RequestStatus.COMPLETED, actor=None, completed_at=now)
-    with notification_language():
-        notify(
-            [request.requester],
-            subject=_("申请已完成：%(number)s") % {"number": request.number},
-            body=_("您的申请“%(title)s”已执行完成。") % {"title": request.title},
-            request=request,
-        )
-
-
-def _complete_extend(request: Request) -> None:
-    instance = request.instance
-    start = max(instance.lease_end or timezone.localdate(), timezone.localdate())
-    Instance.objects.filter(pk=instance.pk).update(lease_end=_add_months(start, request.lease_months))
-    audit_record(actor=None, action="instance.lease_extended", obj=instance, agency=instance.agency,
-                 details={"months": request.lease_months})
-    request_move(request, RequestStatus.COMPLETED, actor=None, completed_at=timezone.now())
-
-
-def _record_drift(run: Run) -> None:
-    from ..choices import DriftStatus
-
-    if run.status != RunStatus.SUCCEEDED:
-        return
-    Instance.objects.filter(workspace=run.workspace_id).update(
-        drift_status=DriftStatus.DRIFTED if run.plan_summary else DriftStatus.IN_SYNC,
-        drift_checked_at=timezone.now(),
-    )
-
-
-def request_on_run_lost(run: Run) -> None:
-    """An apply or destroy lost its worker: the request waits for the operators; the instance is flagged."""
-    if run.request_id is None:
-        return
-    request = Request.objects.get(pk=run.request_id)
-    if request.instance_id:
-        Instance.objects.filter(pk=request.instance_id).update(status=InstanceStatus.NEEDS_RECONCILIATION)
-    operators = User.objects.filter(groups__name=Role.OPERATOR, is_active=True)
-    with notification_language():
-        notify(
-            operators,
-            subject=_("运行失联待核对：%(number)s") % {"number": request.number},
-            body=_("申请“%(title)s”的执行运行 #%(run)s 失联，已自动发起刷新比对，请核对后处置。")
-            % {"title": request.title, "run": run.pk},
-            request=request,
-        )
 
 
 # Reminders --------------------------------------------------------------------------------------------------

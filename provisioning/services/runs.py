@@ -1,4 +1,5 @@
-"""Runs: enqueue, claim, heartbeat, log, finish, and what the janitor does with runs whose worker died."""
+"""Runs: enqueue, claim, heartbeat, log, finish and cancel. What a run's end does to its request, instance and
+quota is provisioning.outcomes'; the janitor's sweep over runs whose worker died is there too."""
 from datetime import timedelta
 
 from django.conf import settings
@@ -14,48 +15,32 @@ from portal.services import audit_record
 
 from ..choices import RUN_TRANSITIONS, PlanMode, RunKind, RunStatus
 from ..models import Run, Workspace
+from ..wakeups import wake_run
+from .transitions import compare_and_set
 
 JANITOR = "janitor"
-
-
-def run_wake(run: Run, *, countdown: int | None = None) -> None:
-    """Send the run's wake-up message once the current transaction commits (at once outside one)."""
-    from ..tasks import run_execute
-
-    Run.objects.filter(pk=run.pk).update(woken_at=timezone.now())
-    run_execute.apply_async_on_commit((run.pk,), countdown=countdown, queue=run_queue(run.workspace.cloud))
-
-
-def run_queue(cloud: Cloud) -> str:
-    return settings.RUN_QUEUES_BY_TIER.get(cloud.tier, settings.RUN_QUEUE)
 
 
 def run_move(run: Run, to_status: str, *, actor=None, actor_username: str = "", **fields) -> Run:
     """Move `run` to `to_status` by compare-and-set from the status it has in memory; audit in the same
     transaction. Raises Conflict when the move is illegal or somebody else moved it first."""
-    from_status = run.status
-    if to_status not in RUN_TRANSITIONS[from_status]:
-        raise Conflict(
-            _("运行 #%(id)s 不能从“%(from)s”变为“%(to)s”。")
-            % {"id": run.pk, "from": RunStatus(from_status).label, "to": RunStatus(to_status).label}
-        )
-    with transaction.atomic():
-        moved = Run.objects.filter(pk=run.pk, status=from_status).update(status=to_status, **fields)
-        if moved != 1:
-            raise Conflict(_("运行 #%(id)s 的状态已被其他操作改变，请刷新后重试。") % {"id": run.pk})
-        audit_record(
-            actor=actor,
-            actor_username=actor_username,
-            action=f"run.{to_status}",
-            obj=run,
-            agency=run.workspace.agency,
-            details={"from": from_status, "kind": run.kind, **({"error": fields["error"][:500]} if fields.get("error") else {})},
-        )
-    for name, value in fields.items():
-        if not hasattr(value, "resolve_expression"):
-            setattr(run, name, value)
-    run.status = to_status
-    return run
+    return compare_and_set(
+        run,
+        to_status,
+        transitions=RUN_TRANSITIONS,
+        illegal=lambda from_status, to: _("运行 #%(id)s 不能从“%(from)s”变为“%(to)s”。")
+        % {"id": run.pk, "from": RunStatus(from_status).label, "to": RunStatus(to).label},
+        stale=_("运行 #%(id)s 的状态已被其他操作改变，请刷新后重试。") % {"id": run.pk},
+        audit={
+            "actor": actor,
+            "actor_username": actor_username,
+            "action": f"run.{to_status}",
+            "obj": run,
+            "agency": run.workspace.agency,
+            "details": {"kind": run.kind, **({"error": fields["error"][:500]} if fields.get("error") else {})},
+        },
+        **fields,
+    )
 
 
 def _new_run(*, workspace: Workspace, kind: str, plan_mode: str, source_plan: Run | None, request, actor,
@@ -109,7 +94,7 @@ def run_enqueue(
         module=module, variables=variables, secret_variables=secret_variables,
     )
     audit_record(actor=actor, action="run.queued", obj=run, agency=workspace.agency, details={"kind": kind})
-    run_wake(run)
+    wake_run(run)
     return run
 
 
@@ -176,42 +161,15 @@ def runs_stranded(now=None):
     return Run.objects.filter(status=RunStatus.QUEUED).filter(models.Q(woken_at__lt=cutoff) | models.Q(woken_at__isnull=True))
 
 
-def run_recover_lost(run: Run) -> Run | None:
-    """The janitor's verdict on a run whose heartbeat stopped: a plan or refresh runs again; an apply or
-    destroy is never blindly retried: it needs reconciliation, and a refresh-only plan (allowed to break the
-    dead run's state lock) shows what the cloud really holds. Returns the reconciliation refresh, if any."""
-    with transaction.atomic():
-        if run.kind in (RunKind.PLAN, RunKind.REFRESH):
-            run_move(
-                run, RunStatus.QUEUED, actor_username=JANITOR, worker="", started_at=None, heartbeat_at=None,
-                log=Concat(F("log"), Value("\n[janitor] worker lost; queued again\n")),
-            )
-            run_wake(run)
-            return None
-        run_move(
-            run, RunStatus.NEEDS_RECONCILIATION, actor_username=JANITOR, finished_at=timezone.now(),
-            error=_("执行节点在运行中失联；资源状态未知，需核对后由运维人员处置。"),
-        )
-        from .reconcile import start_reconciliation
-        from .requests import request_on_run_lost
-
-        refresh = start_reconciliation(run, actor_username=JANITOR)
-
-        request_on_run_lost(run)
-        return refresh
-
-
-def janitor_sweep() -> dict[str, int]:
-    """One pass of the janitor: recover lost runs, wake stranded ones."""
-    counts = {"lost": 0, "woken": 0}
-    for run in runs_lost():
-        try:
-            run_recover_lost(run)
-            counts["lost"] += 1
-        except Conflict:
-            continue  # it moved on its own (the worker came back) between the query and the move
-    for run in runs_stranded():
-        with transaction.atomic():
-            run_wake(run)
-        counts["woken"] += 1
-    return counts
+def start_reconciliation(run: Run, *, actor=None, actor_username: str = "") -> Run:
+    """Queue a refresh-only plan that reconciles `run`, allowed to break the dead run's state lock."""
+    refresh = _new_run(
+        workspace=run.workspace, kind=RunKind.REFRESH, plan_mode=PlanMode.REFRESH_ONLY, source_plan=None,
+        request=run.request, actor=actor, release_stale_lock=True, reconciles=run,
+    )
+    audit_record(
+        actor=actor, actor_username=actor_username, action="run.queued", obj=refresh, agency=run.workspace.agency,
+        details={"kind": RunKind.REFRESH, "reconciles": run.pk},
+    )
+    wake_run(refresh)
+    return refresh

@@ -173,7 +173,7 @@ def test_worker_killed_mid_apply_needs_reconciliation_and_duplicates_nothing(
 
     # The janitor (run here with a short threshold) sees the heartbeat stop.
     null_provider_mirror.RUN_LOST_AFTER_SECONDS = 5
-    from provisioning.services.runs import janitor_sweep
+    from provisioning.outcomes import janitor_sweep
 
     def janitor_took_it():
         janitor_sweep()

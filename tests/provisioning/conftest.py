@@ -3,14 +3,14 @@ to finish a run the way the worker would (the worker itself is exercised in test
 from unittest import mock
 
 import pytest
-from django.db import transaction
+from django.utils import timezone
 
 from catalogue.choices import CloudTier
 from portal.choices import Role
 from provisioning.choices import RunStatus
 from provisioning.models import ApprovalPolicy, PolicyStage, QuotaLimit, Run
-from provisioning.services.requests import request_on_run_finished
-from provisioning.services.runs import run_claim, run_finish
+from provisioning.outcomes import run_conclude
+from provisioning.services.runs import run_claim
 from tests.catalogue.factories import CloudFactory, OfferingFactory, ServiceFactory
 from tests.portal.factories import UserFactory
 
@@ -84,7 +84,8 @@ def quota(agency, cloud):
 
 
 def finish_run(run: Run, status: str = RunStatus.SUCCEEDED, **fields) -> Run:
-    """Claim the run and record its outcome exactly as the runner does after Terraform returns."""
+    """Claim the run and record its outcome through the runner's own outcome code (the worker itself is
+    exercised in tests/e2e)."""
     claimed, why = run_claim(run_id=run.pk, worker="test-worker")
     assert claimed is not None, why
     defaults = {}
@@ -101,10 +102,9 @@ def finish_run(run: Run, status: str = RunStatus.SUCCEEDED, **fields) -> Run:
             "outputs": {"private_ip": "10.0.0.5"},
             "resources": [{"address": "module.main.pcloud_instance.this", "type": "pcloud_instance", "id": "i-1"}],
         }
-    with transaction.atomic():
-        finished = run_finish(claimed, status, worker="test-worker", **{**defaults, **fields})
-        request_on_run_finished(finished)
-    return finished
+    return run_conclude(
+        claimed, status, actor_username="test-worker", finished_at=timezone.now(), **{**defaults, **fields}
+    )
 
 
 @pytest.fixture

@@ -9,8 +9,9 @@ from django.urls import reverse
 from portal.models import AuditEvent
 from provisioning.choices import DriftStatus, InstanceStatus, RequestKind, RequestStatus, RunKind, RunStatus
 from provisioning.models import Request, Run
+from provisioning.outcomes import run_lost
 from provisioning.services import requests as svc
-from provisioning.services.runs import run_claim, run_recover_lost
+from provisioning.services.runs import run_claim
 from tests.matrix import Matrix, assert_matrix
 from tests.provisioning.clients import Api, html, signed_in
 from tests.provisioning.conftest import PASSWORD, finish_run
@@ -35,7 +36,7 @@ def lost_apply(journey) -> tuple[Run, Run]:
     request = approve_all(awaiting(journey["requester"], journey["offering"]), journey)
     claimed, why = run_claim(run_id=request.apply_run_id, worker="w-lost")
     assert claimed is not None, why
-    refresh = run_recover_lost(claimed)
+    refresh = run_lost(claimed)
     claimed.refresh_from_db()
     assert claimed.status == RunStatus.NEEDS_RECONCILIATION and refresh.reconciles_id == claimed.pk
     return claimed, refresh
@@ -346,7 +347,7 @@ def test_an_instance_waiting_for_a_lost_change_is_listed_until_the_run_is_closed
     change.refresh_from_db()
     change = approve_all(change, journey)
     claimed, _why = run_claim(run_id=change.apply_run_id, worker="w-lost")
-    refreshed(run_recover_lost(claimed), resources=HELD)
+    refreshed(run_lost(claimed), resources=HELD)
     instance.refresh_from_db()
     assert instance.status == InstanceStatus.NEEDS_RECONCILIATION
     assert f'data-instance="{instance.pk}"' in html(operator, OPERATIONS).split('data-testid="attention"', 1)[1]

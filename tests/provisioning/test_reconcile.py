@@ -1,7 +1,7 @@
 """Runs that lost their worker, closed by an operator after a reconciliation refresh; and drift checks.
 
 A lost apply here is an apply claimed by a worker ("w") that the janitor then gives up on
-(run_recover_lost). The refresh that follows is finished the way the worker records a refresh: what the
+(provisioning.outcomes.run_lost). The refresh that follows is finished the way the worker records a refresh: what the
 state holds (resources, outputs), the state version it read, and the drift it found.
 """
 from datetime import timedelta
@@ -24,6 +24,7 @@ from provisioning.choices import (
     RunStatus,
 )
 from provisioning.models import Instance, Notification, Request, Run
+from provisioning.outcomes import run_lost
 from provisioning.services import requests as svc
 from provisioning.services.reconcile import (
     drift_sweep,
@@ -33,7 +34,7 @@ from provisioning.services.reconcile import (
     run_reconcile,
     runs_awaiting_reconciliation,
 )
-from provisioning.services.runs import run_claim, run_recover_lost
+from provisioning.services.runs import run_claim
 from tests.provisioning.conftest import finish_run
 from tests.provisioning.test_requests import approve_all, awaiting
 
@@ -63,7 +64,7 @@ def lose(apply: Run) -> tuple[Run, Run]:
     """A worker claims the apply and dies; the janitor gives its verdict."""
     claimed, why = run_claim(run_id=apply.pk, worker="w")
     assert claimed is not None, why
-    refresh = run_recover_lost(claimed)
+    refresh = run_lost(claimed)
     apply.refresh_from_db()
     return apply, refresh
 
@@ -114,7 +115,7 @@ def test_lost_apply_needs_reconciliation_and_a_refresh_that_may_break_the_lock(
     request = applying(journey)
     claimed, _why = run_claim(run_id=request.apply_run_id, worker="w")
     with django_capture_on_commit_callbacks(execute=True):
-        refresh = run_recover_lost(claimed)
+        refresh = run_lost(claimed)
     apply = Run.objects.get(pk=request.apply_run_id)
     assert apply.status == RunStatus.NEEDS_RECONCILIATION and apply.finished_at is not None
     assert "失联" in apply.error
@@ -154,7 +155,7 @@ def test_a_lost_plan_goes_back_to_the_queue_without_a_reconciliation(journey):
     svc.request_replan(actor=journey["requester"], request=request)
     request.refresh_from_db()
     claimed, _why = run_claim(run_id=request.plan_run_id, worker="w")
-    assert run_recover_lost(claimed) is None
+    assert run_lost(claimed) is None
     assert Run.objects.get(pk=request.plan_run_id).status == RunStatus.QUEUED
     assert not Run.objects.filter(kind=RunKind.REFRESH).exists()
 
@@ -454,7 +455,7 @@ def test_recheck_waits_for_the_refresh_then_queues_a_new_one(journey, no_broker,
     claimed, _why = run_claim(run_id=first.pk, worker="w2")
     with pytest.raises(Conflict):
         run_recheck(actor=journey["operator"], run=apply)  # running
-    assert run_recover_lost(claimed) is None  # its worker died too: the janitor queues it again
+    assert run_lost(claimed) is None  # its worker died too: the janitor queues it again
     first.refresh_from_db()
     assert first.status == RunStatus.QUEUED and first.reconciles_id == apply.pk and first.release_stale_lock
     with pytest.raises(Conflict):

@@ -11,7 +11,8 @@ from portal.errors import Conflict
 from portal.models import AuditEvent
 from provisioning.choices import PlanMode, RunKind, RunStatus
 from provisioning.models import Run
-from provisioning.services.runs import janitor_sweep, run_claim, run_enqueue, run_move
+from provisioning.outcomes import janitor_sweep
+from provisioning.services.runs import run_claim, run_enqueue, run_move
 from tests.provisioning.factories import RunFactory, WorkspaceFactory
 
 pytestmark = pytest.mark.django_db

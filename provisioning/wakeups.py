@@ -1,0 +1,36 @@
+"""Wake-up calls: the tasks that services start, enqueued by name once the transaction commits.
+
+Services never import tasks.py (which imports the runner, which records outcomes through the services): the
+database row is the truth, and a message here only tells a worker to look at it.
+"""
+from celery import current_app
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from catalogue.models import Cloud
+
+from .models import Run
+
+RUN_EXECUTE = "provisioning.tasks.run_execute"
+NOTIFICATION_SEND = "provisioning.tasks.notification_send"
+
+
+def run_queue(cloud: Cloud) -> str:
+    return settings.RUN_QUEUES_BY_TIER.get(cloud.tier, settings.RUN_QUEUE)
+
+
+def _send_on_commit(task_name: str, args: tuple, **options) -> None:
+    signature = current_app.signature(task_name, args=args, **options)
+    transaction.on_commit(signature.apply_async)
+
+
+def wake_run(run: Run, *, countdown: int | None = None) -> None:
+    """Send the run's wake-up message once the current transaction commits (at once outside one)."""
+    Run.objects.filter(pk=run.pk).update(woken_at=timezone.now())
+    _send_on_commit(RUN_EXECUTE, (run.pk,), countdown=countdown, queue=run_queue(run.workspace.cloud))
+
+
+def wake_notification(notification_id: int) -> None:
+    """Mail one inbox entry once the transaction that wrote it commits."""
+    _send_on_commit(NOTIFICATION_SEND, (notification_id,), queue=settings.NOTIFY_QUEUE)
