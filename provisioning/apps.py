@@ -10,7 +10,7 @@ class ProvisioningConfig(AppConfig):
     def ready(self) -> None:
         from portal.audit import action_labels_register
 
-        from .choices import RequestStatus, RunStatus
+        from .choices import InstanceStatus, RequestStatus, ReservationStatus, RunStatus, StageStatus
 
         def status_label(choices, template):
             def label(status: str):
@@ -25,6 +25,9 @@ class ProvisioningConfig(AppConfig):
             "request.approvals_reset": _("计划已变化，已有审批失效"),
             "request.*": status_label(RequestStatus, _("申请：{}")),
             "run.*": status_label(RunStatus, _("运行：{}")),
+            "stage.*": status_label(StageStatus, _("审批环节：{}")),
+            "quota.*": status_label(ReservationStatus, _("配额：{}")),
+            "instance.*": status_label(InstanceStatus, _("资源：{}")),
             "approval.approve": _("审批同意"),
             "instance.created": _("资源已创建"),
             "instance.modified": _("资源已变更"),

@@ -448,6 +448,11 @@ class Instance(models.Model):
     def cloud(self) -> Cloud:
         return self.offering.cloud
 
+    @property
+    def is_destroyed(self) -> bool:
+        """A destroyed instance keeps its history, but has no cost, lease or drift state that is current."""
+        return self.status == InstanceStatus.DESTROYED
+
 
 class Notification(models.Model):
     """An entry of a user's in-app inbox; the same text goes out by email."""

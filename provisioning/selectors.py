@@ -172,7 +172,7 @@ def request_detail_context(user, request: Request) -> dict:
         "req": request,
         "stages": request.stages.prefetch_related("approvals__approver").order_by("order"),
         "plan": plan,
-        "plan_counts": action_counts(plan.plan_summary) if plan and plan.plan_summary else None,
+        "plan_counts": action_counts(plan.plan_summary) if plan and plan.status == RunStatus.SUCCEEDED else None,
         "quota_rows": quota_effect(request) if request.kind != "decommission" else [],
         "timeline": request_timeline(request).select_related("actor"),
         "live_run": live_run,

@@ -1,20 +1,37 @@
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from catalogue.choices import DataClassification
-from provisioning.choices import RequestKind
+from provisioning.choices import DriftStatus, RequestKind, RunKind, RunStatus
 from provisioning.models import Approval, Instance, Request, RequestStage, Run
+from provisioning.plan_summary import action_counts
 from provisioning.services.reconcile import Outcome
 
 
+class PlanCountsSerializer(serializers.Serializer):
+    create = serializers.IntegerField()
+    update = serializers.IntegerField()
+    replace = serializers.IntegerField()
+    delete = serializers.IntegerField()
+
+
 class RunSerializer(serializers.ModelSerializer):
+    plan_counts = serializers.SerializerMethodField(help_text=_("计划中每类操作的资源数（含 0）；计划未成功时为空。"))
+
     class Meta:
         model = Run
         fields = [
             "id", "kind", "plan_mode", "status", "worker", "queued_at", "started_at", "heartbeat_at", "finished_at",
-            "error", "has_changes", "plan_summary", "planfile_sha256", "state_serial_before", "state_serial_after",
-            "outputs", "resources", "timings", "request", "reconciles",
+            "error", "has_changes", "plan_summary", "plan_counts", "planfile_sha256", "state_serial_before",
+            "state_serial_after", "outputs", "resources", "timings", "request", "reconciles",
         ]
+
+    @extend_schema_field(PlanCountsSerializer(allow_null=True))
+    def get_plan_counts(self, run: Run) -> dict | None:
+        if run.kind not in (RunKind.PLAN, RunKind.REFRESH) or run.status != RunStatus.SUCCEEDED:
+            return None
+        return action_counts(run.plan_summary)
 
 
 class ApprovalSerializer(serializers.ModelSerializer):
@@ -77,6 +94,10 @@ class InstanceSerializer(serializers.ModelSerializer):
     agency = serializers.CharField(source="agency.name", read_only=True)
     cloud = serializers.CharField(source="offering.cloud.slug", read_only=True)
     service = serializers.CharField(source="offering.service.slug", read_only=True)
+    # Null once the instance is destroyed: nothing of it costs, lapses or drifts any more.
+    monthly_cost = serializers.DecimalField(max_digits=12, decimal_places=2, allow_null=True, read_only=True)
+    lease_end = serializers.DateField(allow_null=True, read_only=True)
+    drift_status = serializers.ChoiceField(choices=DriftStatus.choices, allow_null=True, read_only=True)
 
     class Meta:
         model = Instance
@@ -85,6 +106,12 @@ class InstanceSerializer(serializers.ModelSerializer):
             "resources", "outputs", "monthly_cost", "usage", "lease_end", "drift_status", "drift_checked_at",
             "created_at", "destroyed_at",
         ]
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if instance.is_destroyed:
+            data.update(monthly_cost=None, lease_end=None, drift_status=None)
+        return data
 
 
 class Day2Serializer(serializers.Serializer):
