@@ -2,6 +2,7 @@
 import hashlib
 import json
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
@@ -42,6 +43,9 @@ class User(AbstractUser):
     agency = models.ForeignKey(
         Agency, verbose_name=_("所属单位"), null=True, blank=True, on_delete=models.PROTECT, related_name="users"
     )
+    # The language the person last picked with the language switch; messages that leave the portal (email)
+    # are written in it. Empty: the portal's first language.
+    language = models.CharField(_("语言"), max_length=16, blank=True, choices=settings.LANGUAGES)
 
     class Meta(AbstractUser.Meta):
         verbose_name = _("用户")

@@ -1,6 +1,7 @@
 """Writes of the portal app: the audit trail, agencies and their members, role grants."""
 import json
 
+from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
@@ -93,3 +94,12 @@ def user_role_grant(*, actor: User | None, user: User, role: str, scope: Model |
         agency=user.agency,
         details={"role": role.value, "scope": str(scope) if scope is not None else ""},
     )
+
+
+def user_language_set(*, actor: User, language: str) -> User:
+    """Keep the language the user picked (an unknown code changes nothing)."""
+    if language not in dict(settings.LANGUAGES) or actor.language == language:
+        return actor
+    User.objects.filter(pk=actor.pk).update(language=language)
+    actor.language = language
+    return actor

@@ -9,6 +9,7 @@ urlpatterns = [
     path("", views.DashboardView.as_view(), name="dashboard"),
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
+    path("i18n/setlang/", views.LanguageSetView.as_view(), name="set_language"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("catalogue/", include("catalogue.urls")),
     path("", include("provisioning.urls")),

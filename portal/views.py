@@ -1,12 +1,15 @@
 """The site shell: dashboard and sign-in."""
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.views import View
 from django.views.generic import TemplateView
+from django.views.i18n import set_language
 
 from .choices import Role
 from .permissions import user_roles
 from .roles import APPROVER_ROLES
 from .selectors import cloud_counts_by_tier, role_labels_for_user
+from .services import user_language_set
 
 
 class DashboardView(LoginRequiredMixin, TemplateView):
@@ -53,3 +56,14 @@ class LoginView(auth_views.LoginView):
 
 class LogoutView(auth_views.LogoutView):
     pass
+
+
+class LanguageSetView(View):
+    """The language switch: Django's set_language (cookie and redirect), and for a signed-in user the choice is
+    kept on their account, so the messages that leave the portal for them (email) speak it too."""
+
+    def post(self, request, *args, **kwargs):
+        response = set_language(request)
+        if request.user.is_authenticated:
+            user_language_set(actor=request.user, language=request.POST.get("language", ""))
+        return response

@@ -9,8 +9,8 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import get_language, gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext_lazy
 
 from catalogue.choices import DataClassification, QuotaDimension
 from catalogue.models import Cloud, ModuleVersion, Offering
@@ -455,12 +455,20 @@ class Instance(models.Model):
 
 
 class Notification(models.Model):
-    """An entry of a user's in-app inbox; the same text goes out by email."""
+    """An entry of a user's in-app inbox; the same text goes out by email.
+
+    The message is kept as its untranslated text and values, and rendered in the reader's language when read
+    (`subject_text`, `body_text`); `subject` and `body` keep it as written in the portal's first language, the
+    record of what was said.
+    """
 
     recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
     request = models.ForeignKey(Request, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     subject = models.CharField(_("主题"), max_length=200)
     body = models.TextField(_("内容"), blank=True)
+    subject_msgid = models.TextField(blank=True, editable=False)
+    body_msgid = models.TextField(blank=True, editable=False)
+    params = models.JSONField(default=dict, blank=True, editable=False)
     created_at = models.DateTimeField(_("时间"), auto_now_add=True)
     read_at = models.DateTimeField(_("已读时间"), null=True, blank=True)
 
@@ -471,3 +479,28 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return self.subject
+
+    @property
+    def subject_text(self) -> str:
+        return render_message(self.subject_msgid, self.params)[:200] if self.subject_msgid else self.subject
+
+    @property
+    def body_text(self) -> str:
+        return render_message(self.body_msgid, self.params) if self.body_msgid else self.body
+
+
+def render_message(msgid: str, params: dict) -> str:
+    """A stored message in the active language. A value may itself name text to translate ({"msgid": ...}) or
+    carry its words per language ({"zh-hans": ..., "en": ...})."""
+    language = get_language() or settings.LANGUAGE_CODE
+    values = {}
+    for name, value in params.items():
+        if isinstance(value, dict) and "msgid" in value:
+            value = gettext(value["msgid"])
+        elif isinstance(value, dict):
+            value = value.get(language) or value.get(settings.LANGUAGE_CODE) or next(iter(value.values()), "")
+        values[name] = value
+    try:
+        return gettext(msgid) % values
+    except (KeyError, TypeError, ValueError):
+        return msgid % values if values else msgid

@@ -10,6 +10,7 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from portal.choices import Role
 from portal.errors import Conflict
@@ -20,7 +21,7 @@ from .choices import DriftStatus, InstanceStatus, RequestKind, RequestStatus, Ru
 from .models import Instance, Request, Run, Workspace
 from .services import quotas
 from .services.instances import instance_create, instance_move, instance_usage
-from .services.notifications import notification_language, notify
+from .services.notifications import notify
 from .services.requests import request_advance, request_move, stage_move
 from .services.runs import JANITOR, run_move, runs_lost, runs_stranded, start_reconciliation
 from .wakeups import wake_run
@@ -105,13 +106,13 @@ def _plan_ready(request: Request, run: Run) -> None:
 def _unchanged(request: Request) -> None:
     """A change whose plan changes nothing: it ends here, unsent, and the instance stays free for other changes."""
     request_move(request, RequestStatus.UNCHANGED, actor=None, completed_at=timezone.now())
-    with notification_language():
-        notify(
-            [request.requester],
-            subject=_("无需变更：%(number)s") % {"number": request.number},
-            body=_("申请“%(title)s”的执行计划显示云上资源没有任何变化，因此未送审批。") % {"title": request.title},
-            request=request,
-        )
+    notify(
+        [request.requester],
+        subject=gettext_noop("无需变更：%(number)s"),
+        body=gettext_noop("申请“%(title)s”的执行计划显示云上资源没有任何变化，因此未送审批。"),
+        params={"number": request.number, "title": request.title},
+        request=request,
+    )
 
 
 def _fail(request: Request, error: str) -> None:
@@ -121,13 +122,13 @@ def _fail(request: Request, error: str) -> None:
     if instance is not None and instance.status in (InstanceStatus.CHANGING, InstanceStatus.NEEDS_RECONCILIATION):
         # Back to what its state says it is; the drift check tells whether the cloud agrees.
         instance_move(instance, InstanceStatus.ACTIVE, details={"request": request.pk, "outcome": "failed"})
-    with notification_language():
-        notify(
-            [request.requester],
-            subject=_("申请失败：%(number)s") % {"number": request.number},
-            body=_("您的申请“%(title)s”执行失败，可在申请详情页查看错误并重试。") % {"title": request.title},
-            request=request,
-        )
+    notify(
+        [request.requester],
+        subject=gettext_noop("申请失败：%(number)s"),
+        body=gettext_noop("您的申请“%(title)s”执行失败，可在申请详情页查看错误并重试。"),
+        params={"number": request.number, "title": request.title},
+        request=request,
+    )
 
 
 def _complete(request: Request, run: Run) -> None:
@@ -153,13 +154,13 @@ def _complete(request: Request, run: Run) -> None:
             monthly_cost=request.monthly_cost, usage=request.usage,
         )
     request_move(request, RequestStatus.COMPLETED, actor=None, completed_at=now)
-    with notification_language():
-        notify(
-            [request.requester],
-            subject=_("申请已完成：%(number)s") % {"number": request.number},
-            body=_("您的申请“%(title)s”已执行完成。") % {"title": request.title},
-            request=request,
-        )
+    notify(
+        [request.requester],
+        subject=gettext_noop("申请已完成：%(number)s"),
+        body=gettext_noop("您的申请“%(title)s”已执行完成。"),
+        params={"number": request.number, "title": request.title},
+        request=request,
+    )
 
 
 def _record_drift(run: Run) -> None:
@@ -203,14 +204,13 @@ def _request_waits_for_operators(run: Run) -> None:
     instance = request.instance
     if instance is not None and instance.status == InstanceStatus.CHANGING:
         instance_move(instance, InstanceStatus.NEEDS_RECONCILIATION, details={"run": run.pk})
-    with notification_language():
-        notify(
-            User.objects.filter(groups__name=Role.OPERATOR, is_active=True),
-            subject=_("运行失联待核对：%(number)s") % {"number": request.number},
-            body=_("申请“%(title)s”的执行运行 #%(run)s 失联，已自动发起刷新比对，请核对后处置。")
-                % {"title": request.title, "run": run.pk},
-            request=request,
-        )
+    notify(
+        User.objects.filter(groups__name=Role.OPERATOR, is_active=True),
+        subject=gettext_noop("运行失联待核对：%(number)s"),
+        body=gettext_noop("申请“%(title)s”的执行运行 #%(run)s 失联，已自动发起刷新比对，请核对后处置。"),
+        params={"number": request.number, "title": request.title, "run": run.pk},
+        request=request,
+    )
 
 
 def janitor_sweep() -> dict[str, int]:

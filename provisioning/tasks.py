@@ -56,11 +56,12 @@ def notification_send(notification_id: int) -> None:
     notification = Notification.objects.select_related("recipient").filter(pk=notification_id).first()
     if notification is None or not notification.recipient.email:
         return
-    with notification_language():  # the prefix in the language the subject was written in
-        subject = _("[云服务门户] %(subject)s") % {"subject": notification.subject}
+    with notification_language(notification.recipient):
+        subject = _("[云服务门户] %(subject)s") % {"subject": notification.subject_text}
+        message = notification.body_text or notification.subject_text
     send_mail(
         subject=subject,
-        message=notification.body or notification.subject,
+        message=message,
         from_email=None,
         recipient_list=[notification.recipient.email],
     )

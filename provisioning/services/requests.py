@@ -12,7 +12,7 @@ from django.contrib.auth.models import Group
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import pgettext
+from django.utils.translation import gettext_noop, pgettext
 from guardian.shortcuts import assign_perm, remove_perm
 
 from catalogue.choices import CloudStatus, DataClassification
@@ -44,7 +44,7 @@ from ..choices import (
 from ..models import Approval, Instance, Request, RequestStage, Workspace
 from . import quotas
 from .instances import add_months, instance_move
-from .notifications import notification_language, notify
+from .notifications import notify
 from .policies import stage_applies, stage_snapshots
 from .runs import run_cancel, run_enqueue
 from .transitions import compare_and_set
@@ -329,14 +329,14 @@ def request_advance(request: Request) -> RequestStage | None:
         assign_perm("provisioning.approve_request", group, request)
         approvers = list(stage_approvers(stage))
         stage_move(stage, StageStatus.OPEN, opened_at=timezone.now(), eligible_count=len(approvers))
-        with notification_language():
-            notify(
-                approvers,
-                subject=_("待您审批：%(number)s %(title)s") % {"number": request.number, "title": request.title},
-                body=_("%(agency)s 的申请进入“%(stage)s”环节，月费用 ¥%(cost)s。请在 %(hours)s 小时内处理。")
-                % {"agency": request.agency.name, "stage": stage.name, "cost": request.monthly_cost, "hours": stage.sla_hours},
-                request=request,
-            )
+        notify(
+            approvers,
+            subject=gettext_noop("待您审批：%(number)s %(title)s"),
+            body=gettext_noop("%(agency)s 的申请进入“%(stage)s”环节，月费用 ¥%(cost)s。请在 %(hours)s 小时内处理。"),
+            params={"number": request.number, "title": request.title, "agency": request.agency.name,
+                    "stage": stage.name, "cost": str(request.monthly_cost), "hours": stage.sla_hours},
+            request=request,
+        )
         return stage
     _final_approval(request)
     return None
@@ -365,13 +365,13 @@ def _final_approval(request: Request) -> None:
         request, RequestStatus.APPROVED, actor=None, decided_at=timezone.now(),
         approved_plan_sha256=request.plan_run.planfile_sha256 if request.plan_run_id else "",
     )
-    with notification_language():
-        notify(
-            [request.requester],
-            subject=_("申请已批准：%(number)s") % {"number": request.number},
-            body=_("您的申请“%(title)s”已通过全部审批。") % {"title": request.title},
-            request=request,
-        )
+    notify(
+        [request.requester],
+        subject=gettext_noop("申请已批准：%(number)s"),
+        body=gettext_noop("您的申请“%(title)s”已通过全部审批。"),
+        params={"number": request.number, "title": request.title},
+        request=request,
+    )
     if request.kind == RequestKind.EXTEND:
         _complete_extend(request)
         return
@@ -415,13 +415,13 @@ def request_approve(*, actor: User, request: Request, comment: str = "") -> Requ
     )
     if _stage_complete(stage):
         _close_stage(stage, StageStatus.APPROVED, actor=actor)
-        with notification_language():
-            notify(
-                [request.requester],
-                subject=_("审批进展：%(number)s 已通过“%(stage)s”") % {"number": request.number, "stage": stage.name},
-                body=comment,
-                request=request,
-            )
+        notify(
+            [request.requester],
+            subject=gettext_noop("审批进展：%(number)s 已通过“%(stage)s”"),
+            body=gettext_noop("审批意见：%(comment)s") if comment.strip() else "",
+            params={"number": request.number, "stage": stage.name, "comment": comment.strip()},
+            request=request,
+        )
         request_advance(request)
     return request
 
@@ -448,13 +448,13 @@ def request_reject(*, actor: User, request: Request, comment: str) -> Request:
         details={"stage": stage.name, "comment": comment.strip()[:500]},
     )
     quotas.quota_release(request)
-    with notification_language():
-        notify(
-            [request.requester],
-            subject=_("申请被驳回：%(number)s") % {"number": request.number},
-            body=_("“%(stage)s”环节驳回了您的申请。意见：%(comment)s") % {"stage": stage.name, "comment": comment.strip()},
-            request=request,
-        )
+    notify(
+        [request.requester],
+        subject=gettext_noop("申请被驳回：%(number)s"),
+        body=gettext_noop("“%(stage)s”环节驳回了您的申请。意见：%(comment)s"),
+        params={"number": request.number, "stage": stage.name, "comment": comment.strip()},
+        request=request,
+    )
     return request
 
 
@@ -535,12 +535,12 @@ def request_remind_overdue() -> int:
         last = stage.reminded_at or due
         if now < due or (stage.reminded_at and now - last < timedelta(hours=stage.sla_hours)):
             continue
-        with transaction.atomic(), notification_language():
+        with transaction.atomic():
             notify(
                 stage_approvers(stage),
-                subject=_("审批超时提醒：%(number)s") % {"number": stage.request.number},
-                body=_("“%(stage)s”环节已超过 %(hours)s 小时未处理，请尽快审批。")
-                % {"stage": stage.name, "hours": stage.sla_hours},
+                subject=gettext_noop("审批超时提醒：%(number)s"),
+                body=gettext_noop("“%(stage)s”环节已超过 %(hours)s 小时未处理，请尽快审批。"),
+                params={"number": stage.request.number, "stage": stage.name, "hours": stage.sla_hours},
                 request=stage.request,
             )
             RequestStage.objects.filter(pk=stage.pk).update(reminded_at=now)

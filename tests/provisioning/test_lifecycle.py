@@ -2,7 +2,15 @@
 that changes nothing is not sent for approval, and a destroyed instance shows nothing as if current."""
 import pytest
 
-from provisioning.choices import InstanceStatus, PlanMode, RequestKind, RequestStatus, RunKind, RunStatus, StageStatus
+from provisioning.choices import (
+    InstanceStatus,
+    PlanMode,
+    RequestKind,
+    RequestStatus,
+    RunKind,
+    RunStatus,
+    StageStatus,
+)
 from provisioning.models import Instance, Run
 from provisioning.services import reconcile
 from provisioning.services import requests as svc
