@@ -1,6 +1,8 @@
 """The site shell: dashboard and sign-in."""
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.shortcuts import redirect
+from django.templatetags.static import static
 from django.views.generic import TemplateView
 
 from .choices import Role
@@ -53,3 +55,8 @@ class LoginView(auth_views.LoginView):
 
 class LogoutView(auth_views.LogoutView):
     pass
+
+
+def favicon(request):
+    """Browsers ask for /favicon.ico wherever a page names no icon (the admin, a bare file)."""
+    return redirect(static("portal/favicon.svg"))
