@@ -6,7 +6,8 @@ from django.templatetags.static import static
 from django.views.generic import TemplateView
 
 from .choices import Role
-from .permissions import user_roles
+from .landing import landing_url, work_for_user
+from .permissions import user_can, user_roles
 from .roles import APPROVER_ROLES
 from .selectors import cloud_counts_by_tier, role_labels_for_user
 
@@ -39,6 +40,9 @@ class DashboardView(LoginRequiredMixin, TemplateView):
             shows_waiting=bool(roles & APPROVER_ROLES) or waiting.exists(),
             shows_in_hand=Role.REQUESTER in roles or in_hand.exists(),
             role_labels=role_labels_for_user(user),
+            # The catalogue's tiles are for those who may browse it; the admins see what their role does instead.
+            shows_catalogue=user_can(user, "catalogue.view_cloud"),
+            work=work_for_user(user),
             counts={tier: counts.get(tier, 0) for tier in ("government", "industry", "specialty")},
             waiting=waiting[: self.SHOWN],
             waiting_count=waiting.count(),
@@ -50,7 +54,12 @@ class DashboardView(LoginRequiredMixin, TemplateView):
 
 
 class LoginView(auth_views.LoginView):
+    """Without a `next`, each role lands where it works (portal.landing)."""
+
     redirect_authenticated_user = True
+
+    def get_default_redirect_url(self):
+        return landing_url(self.request.user)
 
 
 class LogoutView(auth_views.LogoutView):
