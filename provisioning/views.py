@@ -9,6 +9,7 @@ from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views import View
 from django.views.generic import ListView, TemplateView
 
@@ -45,7 +46,7 @@ from .selectors import (
 )
 from .services import reconcile as reconcile_services
 from .services import requests as request_services
-from .services.notifications import notification_mark_read
+from .services.notifications import notification_mark_all_read, notification_mark_read
 from .services.requests import ParameterErrors
 
 
@@ -372,3 +373,13 @@ class NotificationOpenView(LoginRequiredMixin, View):
         return HttpResponseRedirect(reverse("provisioning:notification_list"))
 
 
+
+class NotificationMarkAllReadView(LoginRequiredMixin, View):
+    """全部标为已读: only the signed-in user's own inbox."""
+
+    def post(self, request):
+        count = notification_mark_all_read(actor=request.user)
+        messages.success(
+            request, ngettext("已将 %(count)s 条消息标为已读。", "已将 %(count)s 条消息标为已读。", count) % {"count": count}
+        )
+        return redirect("provisioning:notification_list")

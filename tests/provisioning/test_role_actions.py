@@ -1,10 +1,12 @@
 """A role sees only the buttons that its service would let it use: no day-2 changes for an operator or an
-auditor, no request form's submit for those who cannot request."""
+auditor, no request form's submit for those who cannot request; and the inbox is marked read all at once."""
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 from portal.choices import Role
 from provisioning.choices import RequestKind
+from provisioning.models import Notification
 from provisioning.services import requests as svc
 from tests.portal.factories import UserFactory
 from tests.provisioning.clients import html, signed_in
@@ -65,3 +67,25 @@ def test_the_request_page_offers_the_operator_retry_but_not_cancel_or_signing(jo
     for action in ("cancel", "approve", "reject", "submit"):
         assert reverse("provisioning:request_action", args=[request.pk, action]) not in page
 
+
+def test_mark_all_read_marks_only_the_actors_own(journey):
+    approver, requester = journey["approver"], journey["requester"]
+    for n in range(3):
+        Notification.objects.create(recipient=approver, subject=f"给审批人 {n}")
+    theirs = Notification.objects.create(recipient=requester, subject="给申请人")
+    client = signed_in(approver)
+    assert 'data-testid="mark-all-read"' in html(approver, reverse("provisioning:notification_list"))
+    response = client.post(reverse("provisioning:notification_mark_all_read"))
+    assert response.status_code == 302 and response["Location"] == reverse("provisioning:notification_list")
+    assert not Notification.objects.filter(recipient=approver, read_at__isnull=True).exists()
+    theirs.refresh_from_db()
+    assert theirs.read_at is None
+    page = client.get(response["Location"]).content.decode()
+    assert "已将 3 条消息标为已读。" in page and 'data-testid="mark-all-read"' not in page
+
+
+def test_mark_all_read_is_a_post_for_the_signed_in(journey):
+    url = reverse("provisioning:notification_mark_all_read")
+    anonymous = Client().post(url)
+    assert anonymous.status_code == 302 and "/login/" in anonymous["Location"]
+    assert signed_in(journey["requester"]).get(url).status_code == 405
