@@ -4,6 +4,8 @@ from collections import OrderedDict
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.views.generic import TemplateView
 
+from portal.permissions import user_can_request
+
 from .choices import CloudTier
 from .forms import CatalogueFilterForm, offering_parameters_form_class
 from .module_schema import ModuleSchemaError
@@ -65,7 +67,11 @@ class OfferingDetailView(LoginRequiredMixin, TemplateView):
     def get_context_data(self, **kwargs):
         from provisioning.forms import RequestForm
 
-        context = {"offering": self.offering, "request_form": RequestForm(offering=self.offering, prefix="r")}
+        context = {
+            "offering": self.offering,
+            "request_form": RequestForm(offering=self.offering, prefix="r"),
+            "can_request": user_can_request(self.request.user),
+        }
         try:
             context["form"] = offering_parameters_form_class(self.offering)(prefix="p")
         except ModuleSchemaError as exc:

@@ -22,6 +22,12 @@ def user_can(user, perm: str, obj: Model | None = None) -> bool:
     return obj is not None and user.has_perm(perm, obj)
 
 
+def user_can_request(user) -> bool:
+    """True when `user` may ask for resources on their own agency's behalf (what request_create checks)."""
+    agency = getattr(user, "agency", None)
+    return agency is not None and user_can(user, "portal.request_for_agency", agency)
+
+
 def objects_for_user(user, perm: str, queryset: QuerySet) -> QuerySet:
     """The rows of `queryset` on which `user` holds `perm` (all of them with the global permission).
 

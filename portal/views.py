@@ -1,12 +1,15 @@
 """The site shell: dashboard and sign-in."""
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.shortcuts import redirect
+from django.templatetags.static import static
 from django.views import View
 from django.views.generic import TemplateView
 from django.views.i18n import set_language
 
 from .choices import Role
-from .permissions import user_roles
+from .landing import landing_url, work_for_user
+from .permissions import user_can, user_roles
 from .roles import APPROVER_ROLES
 from .selectors import cloud_counts_by_tier, role_labels_for_user
 from .services import user_language_set
@@ -40,6 +43,9 @@ class DashboardView(LoginRequiredMixin, TemplateView):
             shows_waiting=bool(roles & APPROVER_ROLES) or waiting.exists(),
             shows_in_hand=Role.REQUESTER in roles or in_hand.exists(),
             role_labels=role_labels_for_user(user),
+            # The catalogue's tiles are for those who may browse it; the admins see what their role does instead.
+            shows_catalogue=user_can(user, "catalogue.view_cloud"),
+            work=work_for_user(user),
             counts={tier: counts.get(tier, 0) for tier in ("government", "industry", "specialty")},
             waiting=waiting[: self.SHOWN],
             waiting_count=waiting.count(),
@@ -51,7 +57,12 @@ class DashboardView(LoginRequiredMixin, TemplateView):
 
 
 class LoginView(auth_views.LoginView):
+    """Without a `next`, each role lands where it works (portal.landing)."""
+
     redirect_authenticated_user = True
+
+    def get_default_redirect_url(self):
+        return landing_url(self.request.user)
 
 
 class LogoutView(auth_views.LogoutView):
@@ -67,3 +78,8 @@ class LanguageSetView(View):
         if request.user.is_authenticated:
             user_language_set(actor=request.user, language=request.POST.get("language", ""))
         return response
+
+
+def favicon(request):
+    """Browsers ask for /favicon.ico wherever a page names no icon (the admin, a bare file)."""
+    return redirect(static("portal/favicon.svg"))

@@ -4,10 +4,12 @@ runs which lost their worker. Views read through selectors and write through ser
 a message beside the field or at the top of the page."""
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views import View
 from django.views.generic import ListView, TemplateView
 
@@ -15,9 +17,9 @@ from catalogue.forms import offering_parameters_form_class
 from catalogue.module_schema import ModuleSchemaError
 from catalogue.selectors import offering_get_for_user
 from portal.errors import DomainError
-from portal.permissions import user_can
+from portal.permissions import user_can, user_can_request
 
-from .choices import RequestKind, RequestStatus, RunStatus
+from .choices import InstanceStatus, RequestKind, RequestStatus, RunStatus
 from .forms import (
     DecisionForm,
     DecommissionForm,
@@ -44,7 +46,7 @@ from .selectors import (
 )
 from .services import reconcile as reconcile_services
 from .services import requests as request_services
-from .services.notifications import notification_mark_read
+from .services.notifications import notification_mark_all_read, notification_mark_read
 from .services.requests import ParameterErrors
 
 
@@ -104,9 +106,10 @@ class RequestCreateView(LoginRequiredMixin, TemplateView):
             except DomainError as exc:
                 if not apply_domain_error(exc, parameters_form, request_form):
                     request_form.add_error(None, exc.message)
-        return self.render_to_response(
-            {"offering": self.offering, "form": parameters_form, "request_form": request_form}
-        )
+        return self.render_to_response({
+            "offering": self.offering, "form": parameters_form, "request_form": request_form,
+            "can_request": user_can_request(request.user),
+        })
 
 
 class RequestListView(LoginRequiredMixin, ListView):
@@ -213,9 +216,15 @@ class InstanceDetailView(LoginRequiredMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         instance = instance_get_for_user(self.request.user, kwargs["pk"])
+        requests = request_list_for_user(self.request.user).filter(instance=instance)
         return super().get_context_data(
             instance=instance,
-            requests=request_list_for_user(self.request.user).filter(instance=instance),
+            requests=requests,
+            # Day-2 buttons only for those the service lets ask on the instance's agency's behalf, and not while
+            # another change to it is in flight (either would only be refused).
+            can_change=instance.status == InstanceStatus.ACTIVE
+            and user_can(self.request.user, "portal.request_for_agency", instance.agency),
+            change_in_flight=requests.filter(status__in=RequestStatus.active()).first(),
             refresh=instance_latest_refresh_for_user(self.request.user, instance),
             can_check_drift=user_can(self.request.user, "provisioning.reconcile_run"),
             **kwargs,
@@ -245,6 +254,9 @@ class InstanceChangeView(LoginRequiredMixin, TemplateView):
             self.instance = instance_get_for_user(request.user, kwargs["pk"])
             if kwargs["kind"] not in (RequestKind.MODIFY, RequestKind.EXTEND, RequestKind.DECOMMISSION):
                 return redirect("provisioning:instance_detail", pk=self.instance.pk)
+            if not user_can(request.user, "portal.request_for_agency", self.instance.agency):
+                # They may see the instance (an operator, an auditor), so 403, not 404: nothing is leaked.
+                raise PermissionDenied(_("只有该资源所属单位的申请人可以发起变更。"))
         return super().dispatch(request, *args, **kwargs)
 
     def forms(self, data=None):
@@ -360,3 +372,14 @@ class NotificationOpenView(LoginRequiredMixin, View):
             return redirect("provisioning:request_detail", pk=notification.request_id)
         return HttpResponseRedirect(reverse("provisioning:notification_list"))
 
+
+
+class NotificationMarkAllReadView(LoginRequiredMixin, View):
+    """全部标为已读: only the signed-in user's own inbox."""
+
+    def post(self, request):
+        count = notification_mark_all_read(actor=request.user)
+        messages.success(
+            request, ngettext("已将 %(count)s 条消息标为已读。", "已将 %(count)s 条消息标为已读。", count) % {"count": count}
+        )
+        return redirect("provisioning:notification_list")

@@ -625,10 +625,10 @@ def test_a_second_change_while_one_is_in_flight_is_refused_on_the_form(journey):
 
 def test_approver_may_look_but_not_ask_for_a_change(journey):
     instance = completed(journey).instance
-    assert signed_in(journey["approver"]).get(change_url(instance, "extend")).status_code == 200
+    assert signed_in(journey["approver"]).get(change_url(instance, "extend")).status_code == 403
     response = signed_in(journey["approver"]).post(change_url(instance, "extend"), change_data("extend"))
-    assert response.status_code == 200
-    assert "您不能代表该单位提交申请。" in response.content.decode()
+    assert response.status_code == 403
+    assert "只有该资源所属单位的申请人可以发起变更。" in response.content.decode()
     assert not Request.objects.filter(kind=RequestKind.EXTEND).exists()
 
 
