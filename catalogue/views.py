@@ -4,14 +4,24 @@ from collections import OrderedDict
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.views.generic import TemplateView
 
-from portal.permissions import user_can_request
+from portal.permissions import user_can, user_can_request
 
 from .choices import CloudTier
 from .forms import CatalogueFilterForm, offering_parameters_form_class
 from .module_schema import ModuleSchemaError
+from .pricing import priced_parameters
 from .selectors import cloud_list_for_user, offering_get_for_user, offering_list_for_user, service_list
 
 TIER_MARK = {CloudTier.GOVERNMENT: "1", CloudTier.INDUSTRY: "14", CloudTier.SPECIALTY: "N"}
+
+
+def estimate_fields(user, offering) -> str:
+    """The request form's fields the live estimate posts (htmx hx-params): the CSRF token, the priced parameters
+    and the lease; empty for a user who may not request for an agency, who gets no estimate."""
+    if user.agency is None or not user_can(user, "portal.request_for_agency", user.agency):
+        return ""
+    priced = [f"p-{name}" for name in priced_parameters(offering.usage_rules)]
+    return ",".join(["csrfmiddlewaretoken", *priced, "r-lease_months"])
 
 
 class CatalogueView(LoginRequiredMixin, TemplateView):
@@ -74,6 +84,7 @@ class OfferingDetailView(LoginRequiredMixin, TemplateView):
         }
         try:
             context["form"] = offering_parameters_form_class(self.offering)(prefix="p")
+            context["estimate_fields"] = estimate_fields(self.request.user, self.offering)
         except ModuleSchemaError as exc:
             context["module_error"] = exc
         return super().get_context_data(**context, **kwargs)

@@ -86,6 +86,8 @@ FLAVOR_VCPU = {"small": 1, "medium": 2, "large": 4, "xlarge": 8}
 FLAVOR_MEMORY = {"small": 2, "medium": 4, "large": 16, "xlarge": 32}
 DB_VCPU = {"db.t3.small": 2, "db.t3.medium": 2, "db.m5.large": 2, "db.m5.xlarge": 4}
 DB_MEMORY = {"db.t3.small": 2, "db.t3.medium": 4, "db.m5.large": 8, "db.m5.xlarge": 16}
+# A multi-AZ database keeps a standby as large as the primary in a second zone: twice the vCPU, memory, storage.
+DB_STANDBY = {"from": "multi_az", "map": {"true": 2, "false": 1}}
 
 # Per service: base monthly price, unit prices, usage rules, capabilities. Prices scale by tier below.
 OFFERING_TERMS = {
@@ -110,9 +112,9 @@ OFFERING_TERMS = {
         Decimal("120"),
         {"vcpu": "60.00", "memory_gb": "25.00", "storage_gb": "0.80"},
         {
-            "vcpu": {"from": "instance_class", "map": DB_VCPU},
-            "memory_gb": {"from": "instance_class", "map": DB_MEMORY},
-            "storage_gb": {"from": "storage_gb"},
+            "vcpu": {"from": "instance_class", "map": DB_VCPU, "times": DB_STANDBY},
+            "memory_gb": {"from": "instance_class", "map": DB_MEMORY, "times": DB_STANDBY},
+            "storage_gb": {"from": "storage_gb", "times": DB_STANDBY},
             "instances": {"value": 1},
         },
         [Capability.BACKUP, Capability.ENCRYPTION, Capability.HIGH_AVAILABILITY],

@@ -1,16 +1,30 @@
 """Reads of provisioning, filtered to what the user may see (another agency's objects answer 404)."""
-from django.db.models import Q, QuerySet
-from django.http import Http404
+from decimal import Decimal
 
-from portal.models import AuditEvent
+from django.db.models import F, Q, QuerySet
+from django.http import Http404
+from django.utils.translation import gettext as _
+
+from catalogue.choices import QuotaDimension
+from catalogue.models import Offering
+from portal.models import Agency, AuditEvent
 from portal.permissions import objects_for_user, user_can
 
-from .choices import DriftStatus, InstanceStatus, RequestStatus, RunKind, RunStatus, StageStatus
+from .choices import (
+    DriftStatus,
+    InstanceStatus,
+    RequestKind,
+    RequestStatus,
+    ReservationStatus,
+    RunKind,
+    RunStatus,
+    StageStatus,
+)
 from .models import Approval, Instance, Notification, Request, Run
 from .plan_summary import action_counts
-from .services.quotas import quota_effect
+from .services.quotas import demand_of, limits_for
 from .services.reconcile import reconciliation_of, runs_awaiting_reconciliation
-from .services.requests import stage_group
+from .services.requests import cost_estimate, stage_group
 
 
 def request_list_for_user(user, *, status: str | None = None, mine: bool = False) -> QuerySet[Request]:
@@ -173,7 +187,8 @@ def request_detail_context(user, request: Request) -> dict:
         "stages": request.stages.prefetch_related("approvals__approver").order_by("order"),
         "plan": plan,
         "plan_counts": action_counts(plan.plan_summary) if plan and plan.status == RunStatus.SUCCEEDED else None,
-        "quota_rows": quota_effect(request) if request.kind != "decommission" else [],
+        "quota_rows": request_quota_table(request)
+        if request.kind != RequestKind.DECOMMISSION and request.status not in RequestStatus.terminal() else [],
         "timeline": request_timeline(request).select_related("actor"),
         "live_run": live_run,
         "runs": runs,
@@ -184,4 +199,84 @@ def request_detail_context(user, request: Request) -> dict:
         "can_submit": request.status == RequestStatus.DRAFT and request.requester_id == user.pk,
         "can_retry": request.status == RequestStatus.FAILED
         and (request.requester_id == user.pk or user_can(user, "provisioning.change_request")),
+    }
+
+
+def request_polls(request: Request) -> bool:
+    """Whether the request's page should keep itself current: while the request moves on without the reader
+    (a plan, approvals by others, the apply). A draft or a failed request waits for its requester."""
+    return request.status in RequestStatus.active()
+
+
+def instance_polls(instance: Instance) -> bool:
+    """Whether the instance's page should keep itself current: while a change is applied to it, or one of its
+    requests is on its way."""
+    return instance.status == InstanceStatus.CHANGING or Request.objects.filter(
+        instance=instance, status__in=RequestStatus.active()
+    ).exists()
+
+
+# Cost and quota before and after submit -----------------------------------------------------------------------
+
+# Requests whose demand is not reserved yet but will be if they are approved.
+PENDING_STATUSES = (RequestStatus.SUBMITTED, RequestStatus.PLANNING, RequestStatus.AWAITING_APPROVAL)
+
+
+def request_quota_table(request: Request) -> list[dict]:
+    """Per limit that binds the request: the limit, what is used, what requests already approved reserved, what
+    the agency's pending requests (submitted, planning or awaiting approval, nothing reserved yet) would take,
+    this request's demand, and what is left after it. The request's own reservation is not counted among the
+    reserved, so a row reads the same before and after its final approval. `fits` is the submit check;
+    `tight` says the request fits only if the pending ones are not approved first."""
+    demand = demand_of(request)
+    own_reserved: dict[int, Decimal] = {}
+    if request.pk:
+        for limit_id, amount in request.reservations.filter(status=ReservationStatus.RESERVED).values_list(
+            "limit_id", "amount"
+        ):
+            own_reserved[limit_id] = own_reserved.get(limit_id, Decimal(0)) + amount
+    pending = [
+        (other.offering.cloud_id, demand_of(other))
+        for other in Request.objects.filter(agency=request.agency_id, status__in=PENDING_STATUSES)
+        .exclude(pk=request.pk)
+        .select_related("offering", "instance")
+    ]
+    rows = []
+    for limit in limits_for(request).select_related("cloud").order_by(F("cloud").asc(nulls_last=True), "dimension"):
+        dimension = limit.dimension
+        requested = demand.get(dimension, Decimal(0))
+        reserved = limit.reserved - own_reserved.get(limit.pk, Decimal(0))
+        pending_amount = sum(
+            (max(other.get(dimension, Decimal(0)), Decimal(0))
+             for cloud_id, other in pending if limit.cloud_id is None or cloud_id == limit.cloud_id),
+            Decimal(0),
+        )
+        after = limit.limit - limit.used - reserved - max(requested, Decimal(0))
+        fits = requested <= 0 or limit.used + reserved + requested <= limit.limit
+        rows.append({
+            "scope": limit.cloud.name if limit.cloud_id else _("全部云"),
+            "dimension": QuotaDimension(dimension).label,
+            "dimension_code": dimension,
+            "limit": limit.limit,
+            "used": limit.used,
+            "reserved": reserved,
+            "pending": pending_amount,
+            "requested": requested,
+            "after": after,
+            "fits": fits,
+            "tight": fits and requested > 0 and after < pending_amount,
+        })
+    return rows
+
+
+def request_estimate(*, offering: Offering, parameters: dict, agency: Agency) -> dict:
+    """What a request with these (cleaned) parameters would cost a month, the usage it counts, and its quota
+    table: computed by the very function submit records the cost with, so the form's figure is the request's.
+    A pricing rule that cannot read the parameters raises the same DomainError as submit."""
+    cost, usage = cost_estimate(offering, parameters)
+    draft = Request(agency=agency, offering=offering, kind=RequestKind.CREATE, usage=usage, monthly_cost=cost)
+    return {
+        "monthly_cost": cost,
+        "usage": [(QuotaDimension(dim).label, Decimal(amount)) for dim, amount in usage.items()],
+        "quota_rows": request_quota_table(draft),
     }

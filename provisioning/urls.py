@@ -6,12 +6,16 @@ app_name = "provisioning"
 urlpatterns = [
     path("requests/", views.RequestListView.as_view(), name="request_list"),
     path("requests/new/<int:offering_pk>/", views.RequestCreateView.as_view(), name="request_create"),
+    path("requests/new/<int:offering_pk>/estimate/", views.RequestEstimateView.as_view(), name="request_estimate"),
     path("requests/<int:pk>/", views.RequestDetailView.as_view(), name="request_detail"),
+    # Before the actions' pattern, whose <slug:action> would take "live" too.
+    path("requests/<int:pk>/live/", views.RequestLiveView.as_view(), name="request_live"),
     path("requests/<int:pk>/<slug:action>/", views.RequestActionView.as_view(), name="request_action"),
     path("runs/<int:pk>/log/", views.RunLogView.as_view(), name="run_log"),
     path("approvals/", views.ApprovalInboxView.as_view(), name="approval_inbox"),
     path("instances/", views.InstanceListView.as_view(), name="instance_list"),
     path("instances/<int:pk>/", views.InstanceDetailView.as_view(), name="instance_detail"),
+    path("instances/<int:pk>/live/", views.InstanceLiveView.as_view(), name="instance_live"),
     # Before the day-2 pattern, whose <slug:kind> would take "drift-check" too.
     path("instances/<int:pk>/drift-check/", views.InstanceDriftCheckView.as_view(), name="instance_drift_check"),
     path("instances/<int:pk>/<slug:kind>/", views.InstanceChangeView.as_view(), name="instance_change"),

@@ -5,7 +5,7 @@ a message beside the field or at the top of the page."""
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -15,7 +15,9 @@ from django.views.generic import ListView, TemplateView
 
 from catalogue.forms import offering_parameters_form_class
 from catalogue.module_schema import ModuleSchemaError
+from catalogue.pricing import priced_parameters
 from catalogue.selectors import offering_get_for_user
+from catalogue.views import estimate_fields
 from portal.errors import DomainError
 from portal.permissions import user_can, user_can_request
 
@@ -36,11 +38,14 @@ from .selectors import (
     instance_get_for_user,
     instance_latest_refresh_for_user,
     instance_list_for_user,
+    instance_polls,
     notification_list_for_user,
     reconciliation_list_for_user,
     request_detail_context,
+    request_estimate,
     request_get_for_user,
     request_list_for_user,
+    request_polls,
     run_get_for_reconciler,
     run_get_for_user,
 )
@@ -48,6 +53,9 @@ from .services import reconcile as reconcile_services
 from .services import requests as request_services
 from .services.notifications import notification_mark_all_read, notification_mark_read
 from .services.requests import ParameterErrors
+
+# The page template of a view that htmx polls, rendered without the site around it: only its content block.
+LIVE_FRAGMENT = "provisioning/_live.html"
 
 
 def apply_domain_error(exc: DomainError, *forms_by_field) -> bool:
@@ -109,6 +117,7 @@ class RequestCreateView(LoginRequiredMixin, TemplateView):
         return self.render_to_response({
             "offering": self.offering, "form": parameters_form, "request_form": request_form,
             "can_request": user_can_request(request.user),
+            "estimate_fields": estimate_fields(request.user, self.offering),
         })
 
 
@@ -129,10 +138,65 @@ class RequestListView(LoginRequiredMixin, ListView):
 
 class RequestDetailView(LoginRequiredMixin, TemplateView):
     template_name = "provisioning/request_detail.html"
+    base_template = "base.html"
 
     def get_context_data(self, **kwargs):
         request_obj = request_get_for_user(self.request.user, kwargs["pk"])
-        return super().get_context_data(**request_detail_context(self.request.user, request_obj), **kwargs)
+        return super().get_context_data(
+            **request_detail_context(self.request.user, request_obj),
+            base_template=self.base_template, polling=request_polls(request_obj), **kwargs,
+        )
+
+
+class RequestLiveView(RequestDetailView):
+    """The request page's content without the page around it; htmx polls it while the request moves on, so a
+    page left open shows the plan, each approval and the apply as they happen. Seen by whoever sees the page."""
+
+    base_template = LIVE_FRAGMENT
+
+
+class RequestEstimateView(LoginRequiredMixin, TemplateView):
+    """估算: the monthly cost and quota effect of the request form's values as they stand, for the offering page
+    (htmx posts the priced fields on every change). Figures come from the function submit records them with;
+    a priced field not filled in yet gets a note naming it, not an error. Only for those who may request for
+    their agency; anybody else gets 404."""
+
+    template_name = "provisioning/_estimate.html"
+    http_method_names = ["post"]
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.user.is_authenticated:
+            self.offering = offering_get_for_user(request.user, kwargs["offering_pk"])
+            self.agency = request.user.agency
+            if self.agency is None or not user_can(request.user, "portal.request_for_agency", self.agency):
+                raise Http404
+        return super().dispatch(request, *args, **kwargs)
+
+    def post(self, request, *args, **kwargs):
+        context = {"offering": self.offering}
+        try:
+            form = offering_parameters_form_class(self.offering)(request.POST, prefix="p")
+        except ModuleSchemaError as exc:
+            return self.render_to_response({**context, "error": str(exc)})
+        form.is_valid()
+        unfilled = [
+            str(form[name].label) for name in priced_parameters(self.offering.usage_rules)
+            if name in form.fields and name not in form.cleaned_data
+        ]
+        if unfilled:
+            return self.render_to_response({**context, "unfilled": unfilled})
+        try:
+            context["estimate"] = request_estimate(
+                offering=self.offering, parameters=form.cleaned_data, agency=self.agency
+            )
+        except DomainError as exc:
+            return self.render_to_response({**context, "error": exc.message})
+        request_form = RequestForm(request.POST, offering=self.offering, prefix="r")
+        request_form.is_valid()
+        if "lease_months" in request_form.cleaned_data:  # the lease's total, once the lease reads right
+            context["lease_months"] = request_form.cleaned_data["lease_months"]
+            context["lease_total"] = context["estimate"]["monthly_cost"] * context["lease_months"]
+        return self.render_to_response(context)
 
 
 class RequestActionView(LoginRequiredMixin, View):
@@ -213,6 +277,7 @@ class InstanceListView(LoginRequiredMixin, ListView):
 
 class InstanceDetailView(LoginRequiredMixin, TemplateView):
     template_name = "provisioning/instance_detail.html"
+    base_template = "base.html"
 
     def get_context_data(self, **kwargs):
         instance = instance_get_for_user(self.request.user, kwargs["pk"])
@@ -227,8 +292,16 @@ class InstanceDetailView(LoginRequiredMixin, TemplateView):
             change_in_flight=requests.filter(status__in=RequestStatus.active()).first(),
             refresh=instance_latest_refresh_for_user(self.request.user, instance),
             can_check_drift=user_can(self.request.user, "provisioning.reconcile_run"),
+            base_template=self.base_template,
+            polling=instance_polls(instance),
             **kwargs,
         )
+
+
+class InstanceLiveView(InstanceDetailView):
+    """The instance page's content alone; htmx polls it while a change is on its way to the instance."""
+
+    base_template = LIVE_FRAGMENT
 
 
 class InstanceDriftCheckView(LoginRequiredMixin, View):

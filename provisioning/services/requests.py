@@ -106,7 +106,8 @@ def clean_parameters(offering: Offering, values: dict) -> tuple[dict, dict]:
     return plain, secret
 
 
-def _estimate(offering: Offering, parameters: dict) -> tuple[Decimal, dict]:
+def cost_estimate(offering: Offering, parameters: dict) -> tuple[Decimal, dict]:
+    """Monthly cost and usage per quota dimension: what submit records and the request form shows live."""
     try:
         cost, usage = estimate(offering, parameters)
     except UsageRuleError as exc:
@@ -194,7 +195,7 @@ def request_create(
     if not 1 <= int(lease_months) <= 60:
         raise DomainError(_("租期应在 1 到 60 个月之间。"), field="lease_months")
     plain, secret = clean_parameters(offering, parameters)
-    cost, usage = _estimate(offering, {**plain, **secret})
+    cost, usage = cost_estimate(offering, {**plain, **secret})
     request = Request(
         kind=RequestKind.CREATE,
         title=(title or f"{offering.service.name} · {plain.get('name', '')}".strip(" ·"))[:128],
@@ -242,7 +243,7 @@ def request_create_day2(
         # Sensitive values left empty keep what the instance has.
         merged = {**plain, **secret, **{k: v for k, v in (parameters or {}).items() if v not in ("", None)}}
         plain, secret = clean_parameters(offering, merged)
-    cost, usage = (_estimate(offering, {**plain, **secret}) if kind != RequestKind.DECOMMISSION else (Decimal(0), {}))
+    cost, usage = (cost_estimate(offering, {**plain, **secret}) if kind != RequestKind.DECOMMISSION else (Decimal(0), {}))
     labels = {RequestKind.MODIFY: _("变更"), RequestKind.EXTEND: _("续期"), RequestKind.DECOMMISSION: _("退订")}
     request = Request(
         kind=kind,

@@ -408,12 +408,14 @@ def test_a_poll_that_finds_the_run_ended_reloads_the_whole_page(journey):
     assert "HX-Refresh" not in client.get(url)  # an ordinary visit is not told to reload
 
 
-def test_request_page_embeds_the_live_run_with_polling(journey):
+def test_request_page_embeds_the_live_run_and_polls_with_it(journey):
+    # The page polls its whole content while the request moves (tests/provisioning/test_live_pages.py), the
+    # run's log with it; the log does not poll on its own there.
     request = submitted(journey["requester"], journey["offering"])
-    url = reverse("provisioning:run_log", args=[request.plan_run_id])
-    assert f'hx-get="{url}"' in html(journey["requester"], detail_url(request))
-    finish_run(request.plan_run)
-    assert "hx-get" not in html(journey["requester"], detail_url(request))
+    page = html(journey["requester"], detail_url(request))
+    assert f'id="run-{request.plan_run_id}" data-run-status="queued"' in page
+    assert f'hx-get="{reverse("provisioning:request_live", args=[request.pk])}"' in page
+    assert f'hx-get="{reverse("provisioning:run_log", args=[request.plan_run_id])}"' not in page
 
 
 def test_a_run_without_a_request_is_for_operators_only(journey, operator):
