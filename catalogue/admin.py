@@ -26,7 +26,7 @@ class CloudAdminForm(forms.ModelForm):
         model = Cloud
         fields = [
             "slug", "name", "tier", "description", "owner_agency", "endpoint", "region", "allowed_classifications",
-            "status", "sort_order", "max_concurrent_runs",
+            "offers", "status", "sort_order", "max_concurrent_runs",
         ]
         formfield_callback = https_by_default
 

@@ -6,7 +6,7 @@ from .choices import CloudTier
 from .models import Offering
 from .module_forms import build_form_class
 from .module_i18n import translate_module_text
-from .selectors import module_variables
+from .selectors import offering_variables
 
 
 class CatalogueFilterForm(forms.Form):
@@ -23,5 +23,6 @@ class CatalogueFilterForm(forms.Form):
 
 
 def offering_parameters_form_class(offering: Offering) -> type[forms.Form]:
-    """The request form for this offering, generated from its module version's variables.tf."""
-    return build_form_class(module_variables(offering.module), translate=translate_module_text)
+    """The request form for this offering, generated from its module version's variables.tf and narrowed to
+    what its cloud offers."""
+    return build_form_class(offering_variables(offering), translate=translate_module_text)

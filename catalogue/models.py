@@ -1,6 +1,7 @@
 """The catalogue: clouds of the 1+14+N, the services they offer, and the Terraform module behind each offering."""
 import json
 from decimal import Decimal
+from functools import lru_cache
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
@@ -12,6 +13,9 @@ from portal import crypto
 from portal.models import Agency
 
 from .choices import Capability, CloudStatus, CloudTier, DataClassification, QuotaDimension
+from .module_i18n import translate_module_text
+from .module_schema import ModuleSchemaError, Variable, parse_variables
+from .offers import offers_refused_by_module, validate_offers
 
 
 def validate_classifications(value) -> None:
@@ -37,6 +41,16 @@ class Cloud(models.Model):
     allowed_classifications = models.JSONField(
         _("允许的数据分级"), default=list, validators=[validate_classifications],
         help_text=_("可在此云上存放的数据分级，例如 [1, 2]。"),
+    )
+    # What only the cloud can judge; see catalogue.offers. Blank in the database, required by clean().
+    offers = models.JSONField(
+        _("可用区、镜像与规格"), default=dict, blank=True,
+        help_text=_(
+            "此云实际提供的值，申请表单只列出这些。JSON 对象，各项为文本列表："
+            "zones（可用区，必填）、images（操作系统镜像）、flavors（云主机规格）、db_classes（数据库规格）；"
+            "未填写的项沿用模块允许的全部值。例如 "
+            '{"zones": ["cn-north-1a", "cn-north-1b"], "images": ["kylin-v10", "uos-20"]}。'
+        ),
     )
     status = models.CharField(_("状态"), max_length=16, choices=CloudStatus.choices, default=CloudStatus.ACTIVE)
     sort_order = models.PositiveSmallIntegerField(_("排序"), default=100)
@@ -77,6 +91,18 @@ class Cloud(models.Model):
     @property
     def has_credentials(self) -> bool:
         return bool(self.credentials_token)
+
+    def clean(self) -> None:
+        try:
+            validate_offers(self.offers)
+        except ValidationError as exc:
+            raise ValidationError({"offers": exc.messages}) from None
+        if self.pk:
+            problems = []
+            for offering in self.offerings.select_related("module"):
+                problems.extend(offering.offers_refused_by_module(self.offers))
+            if problems:
+                raise ValidationError({"offers": problems})
 
 
 class Service(models.Model):
@@ -122,6 +148,15 @@ class ModuleVersion(models.Model):
     @property
     def variables_source(self) -> str:
         return self.files.get("variables.tf", "")
+
+    def variables(self) -> list[Variable]:
+        """The module's variables, parsed once per published digest (raises ModuleSchemaError)."""
+        return list(_parsed_variables(self.name, self.digest, self.variables_source))
+
+
+@lru_cache(maxsize=256)
+def _parsed_variables(name: str, digest: str, source: str) -> tuple[Variable, ...]:
+    return tuple(parse_variables(source, module=name))
 
 
 class Offering(models.Model):
@@ -189,3 +224,18 @@ class Offering(models.Model):
                 )
         if self.module_id and self.service_id and self.module.name != self.service.module_name:
             raise ValidationError({"module": _("模块与服务不符：该服务使用模块 %(name)s。") % {"name": self.service.module_name}})
+        if self.module_id and self.cloud_id:
+            problems = self.offers_refused_by_module(self.cloud.offers)
+            if problems:
+                raise ValidationError(
+                    {"module": [*problems, _("请在“%(cloud)s”的可用区、镜像与规格中改正，或换用接受这些值的模块版本。")
+                                % {"cloud": self.cloud.name}]}
+                )
+
+    def offers_refused_by_module(self, offers: dict) -> list[str]:
+        """What the cloud declares that this offering's module refuses (see catalogue.offers)."""
+        try:
+            variables = self.module.variables()
+        except ModuleSchemaError:
+            return []  # a module that cannot be read was never published
+        return offers_refused_by_module(offers, variables, module=str(self.module), translate=translate_module_text)

@@ -167,7 +167,9 @@ class Rule:
     `path` says what a check looks at, from the variable's value (or, inside an "each" rule, from the
     element): attribute names, and KEY for the element's key. "all", "any" and "not" look at what their
     parts look at. Parameters are read-only by convention. `line` is where the validation block (for a
-    part, its expression) starts: the line Terraform names when the rule fails.
+    part, its expression) starts: the line Terraform names when the rule fails. A rule that `overrides`,
+    when it fails, is the only one whose message is given: one the portal adds whose message is the whole
+    answer (what a cloud offers lists every value that would pass).
     """
 
     kind: RuleKind
@@ -176,6 +178,7 @@ class Rule:
     condition: str
     path: tuple[str, ...] = ()
     line: int | None = None
+    overrides: bool = False
 
 
 @dataclass(frozen=True)
@@ -922,6 +925,13 @@ def _operands(expr: _Expr, operator: str) -> list[_Expr]:
     return [expr]
 
 
+def with_rule(variable: Variable, rule: Rule) -> Variable:
+    """The variable with one more rule (one the portal adds, such as what a cloud offers), its choices
+    narrowed accordingly."""
+    rules = (*variable.rules, rule)
+    return replace(variable, rules=rules, choices=_variable_choices(rules))
+
+
 def _variable_choices(rules: Iterable[Rule]) -> tuple[Any, ...] | None:
     """The values a contains() rule on the variable itself allows, for a choice field."""
     choices: tuple[Any, ...] | None = None
@@ -1282,12 +1292,14 @@ def validate_values(
             if problems:
                 errors[variable.name] = [_describe(problem) for problem in problems]
                 continue
+        failed = [
+            rule for rule in variable.rules if rule.kind is not RuleKind.UNSUPPORTED and not _satisfied(rule, value)
+        ]
         messages: list[str] = []
-        for rule in variable.rules:
-            if rule.kind is not RuleKind.UNSUPPORTED and not _satisfied(rule, value):
-                message = translate(rule.error_message)
-                if message not in messages:
-                    messages.append(message)
+        for rule in [rule for rule in failed if rule.overrides] or failed:
+            message = translate(rule.error_message)
+            if message not in messages:
+                messages.append(message)
         if messages:
             errors[variable.name] = messages
         else:

@@ -1,6 +1,4 @@
 """Reads of the catalogue, filtered to what the user may see."""
-from functools import lru_cache
-
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
@@ -8,7 +6,8 @@ from portal.permissions import objects_for_user, user_can
 
 from .choices import CloudStatus
 from .models import Cloud, ModuleVersion, Offering, Service
-from .module_schema import Variable, parse_variables
+from .module_schema import Variable
+from .offers import restrict_to_offers
 
 
 def cloud_list_for_user(user) -> QuerySet[Cloud]:
@@ -68,11 +67,12 @@ def cloud_get_for_user(user, slug: str) -> Cloud:
         raise Http404 from exc
 
 
-@lru_cache(maxsize=256)
-def _parsed(name: str, digest: str, source: str) -> tuple[Variable, ...]:
-    return tuple(parse_variables(source, module=name))
-
-
 def module_variables(module: ModuleVersion) -> list[Variable]:
     """The module version's variables, parsed once per published digest (raises ModuleSchemaError)."""
-    return list(_parsed(module.name, module.digest, module.variables_source))
+    return module.variables()
+
+
+def offering_variables(offering: Offering) -> list[Variable]:
+    """What a request for this offering may set: the module's variables narrowed to the zones, images and
+    flavours its cloud offers. The form, the JSON Schema and the server-side check all read this."""
+    return restrict_to_offers(module_variables(offering.module), offering.cloud.offers, cloud=offering.cloud.name)

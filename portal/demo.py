@@ -74,6 +74,29 @@ CLOUDS = [
     ("credit", "信用云", CloudTier.SPECIALTY, "fgw", NO_IMPORTANT, "承载社会信用体系建设的专属云。"),
 ]
 
+# What each cloud offers (catalogue.offers), matching what the local cloud really accepts: the moto server
+# knows two availability zones in cn-north-1, and the vm module maps each image and flavour to an AMI and an
+# instance type it has (tests/catalogue/test_offers.py holds these lists to both).
+LOCAL_ZONES = ["cn-north-1a", "cn-north-1b"]
+ALL_OFFERS = {
+    "zones": LOCAL_ZONES,
+    "images": ["kylin-v10", "uos-20", "centos-7", "ubuntu-22.04"],
+    "flavors": ["small", "medium", "large", "xlarge"],
+    "db_classes": ["db.t3.small", "db.t3.medium", "db.m5.large", "db.m5.xlarge"],
+}
+SMALL_CLOUD_OFFERS = {
+    **ALL_OFFERS,
+    "flavors": ["small", "medium", "large"],
+    "db_classes": ["db.t3.small", "db.t3.medium"],
+}
+# By cloud slug; the others offer everything. The government cloud runs domestic operating systems only (信创).
+CLOUD_OFFERS = {
+    "gov": {**ALL_OFFERS, "images": ["kylin-v10", "uos-20"]},
+    "agri": SMALL_CLOUD_OFFERS,
+    "culture": SMALL_CLOUD_OFFERS,
+    "olympic": {**SMALL_CLOUD_OFFERS, "zones": ["cn-north-1b"]},
+}
+
 # (slug, name, module, description)
 SERVICES = [
     ("vm", "云主机", "vm", "弹性计算实例，可选规格、操作系统与数据盘。"),
@@ -189,6 +212,7 @@ def load_catalogue(agencies: dict[str, Agency]) -> list[Cloud]:
                     "description": description,
                     "endpoint": settings.LOCAL_CLOUD_URL,
                     "region": "cn-north-1",
+                    "offers": CLOUD_OFFERS.get(slug, ALL_OFFERS),
                     "sort_order": order,
                 },
             )

@@ -8,6 +8,7 @@ provider see the credentials and sensitive variables they need and none of the w
 """
 import json
 import os
+import re
 import signal
 import subprocess
 from collections.abc import Callable, Iterable
@@ -15,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from python_terraform import IsFlagged, Terraform
 
 MASK = "********"
@@ -22,13 +25,115 @@ INTERRUPT_GRACE_SECONDS = 60
 LOCK_TIMEOUT = "30s"
 
 
+# Terraform's diagnostics, as 1.0 prints them: "Error: <summary>", a blank line, an optional source snippet
+# ("  on main.tf line 3:" and the lines under it), then the detail wrapped at about 78 columns. Without
+# -no-color each line is coloured and boxed ("╷", "│ ", "╵").
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_DIAGNOSTIC = re.compile(r"^(Error|Warning): (.*)$")
+_SNIPPET = re.compile(r"^\s+(on|with) \S")
+_BOX_START, _BOX_LINE, _BOX_END = "╷", "│", "╵"
+MAX_DETAIL = 2000
+MAX_MESSAGE = 3500
+TAIL_LINES = 15
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    severity: str  # "error" or "warning"
+    summary: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.summary}\n{self.detail}" if self.detail else self.summary
+
+
+def parse_diagnostics(output: str) -> list[Diagnostic]:
+    """The errors and warnings in Terraform's human output, in the order it printed them."""
+    found: list[tuple[str, str, list[str]]] = []
+    body: list[str] | None = None
+    for raw in _ANSI.sub("", output).splitlines():
+        line = raw.rstrip()
+        if line.startswith(_BOX_START) or line.startswith(_BOX_END):
+            body = None  # a box opens or closes: what follows belongs to no diagnostic until one starts
+            continue
+        boxed = line.startswith(_BOX_LINE)
+        if boxed:
+            line = line[len(_BOX_LINE):].removeprefix(" ")
+        match = _DIAGNOSTIC.match(line)
+        if match:
+            body = []
+            found.append(("error" if match[1] == "Error" else "warning", match[2].strip(), body))
+        elif body is not None:
+            body.append(line)
+    return [Diagnostic(severity, summary, _detail(lines)) for severity, summary, lines in found]
+
+
+def _detail(lines: list[str]) -> str:
+    """The detail's paragraphs, each on one line again, without the source snippet."""
+    paragraphs: list[list[str]] = [[]]
+    for line in lines:
+        if line.strip():
+            paragraphs[-1].append(line)
+        elif paragraphs[-1]:
+            paragraphs.append([])
+    paragraphs = [paragraph for paragraph in paragraphs if paragraph]
+    if paragraphs and _SNIPPET.match(paragraphs[0][0]):
+        paragraphs = paragraphs[1:]
+    text = "\n".join(_unwrap(paragraph) for paragraph in paragraphs)
+    return text if len(text) <= MAX_DETAIL else text[: MAX_DETAIL - 1].rstrip() + "…"
+
+
+def _unwrap(paragraph: list[str]) -> str:
+    # Terraform wraps prose at spaces; indented lines (lists, paths) stand on their own.
+    out: list[str] = []
+    for line in paragraph:
+        if out and not line[:1].isspace() and not out[-1][:1].isspace():
+            out[-1] = f"{out[-1]} {line}"
+        else:
+            out.append(line)
+    return "\n".join(line.strip() for line in out)
+
+
 class TerraformError(Exception):
+    """Terraform ended with an error. Its text (what the run and the request record) is Terraform's own
+    cause, first error first: each error's summary and detail, or, when Terraform printed no diagnostic,
+    the end of its output."""
+
     def __init__(self, command: str, returncode: int, output: str):
-        tail = "\n".join(output.strip().splitlines()[-15:])
-        super().__init__(f"terraform {command} failed (exit {returncode}):\n{tail}")
+        # All in args, so the error pickles (a Celery worker can hand it back).
+        super().__init__(command, returncode, output)
         self.command = command
         self.returncode = returncode
         self.output = output
+        self.errors = [d for d in parse_diagnostics(output) if d.severity == "error"]
+
+    @property
+    def summary(self) -> str:
+        """The cause in Terraform's words, without the heading."""
+        if not self.errors:
+            return "\n".join(_ANSI.sub("", self.output).strip().splitlines()[-TAIL_LINES:])
+        shown: list[str] = []
+        length = 0
+        for error in self.errors:
+            text = str(error)
+            if shown and length + len(text) > MAX_MESSAGE:
+                break
+            shown.append(text)
+            length += len(text)
+        left = len(self.errors) - len(shown)
+        if left:
+            shown.append(
+                ngettext("另有 %(count)d 个错误，详见运行日志。", "另有 %(count)d 个错误，详见运行日志。", left)
+                % {"count": left}
+            )
+        return "\n\n".join(shown)
+
+    def __str__(self) -> str:
+        if not self.errors:
+            return _("Terraform %(command)s 失败（退出码 %(code)d）：\n%(tail)s") % {
+                "command": self.command, "code": self.returncode, "tail": self.summary,
+            }
+        return _("Terraform %(command)s 失败：%(cause)s") % {"command": self.command, "cause": self.summary}
 
 
 class Redactor:

@@ -4,7 +4,7 @@ from rest_framework import serializers
 
 from catalogue.models import Cloud, Offering, Service
 from catalogue.module_schema import ModuleSchemaError, to_json_schema
-from catalogue.selectors import module_variables
+from catalogue.selectors import offering_variables
 
 
 class CloudSerializer(serializers.ModelSerializer):
@@ -15,7 +15,7 @@ class CloudSerializer(serializers.ModelSerializer):
         model = Cloud
         fields = [
             "slug", "name", "tier", "tier_display", "description", "owner_agency", "endpoint", "region",
-            "allowed_classifications", "status",
+            "allowed_classifications", "offers", "status",
         ]
 
 
@@ -49,6 +49,6 @@ class OfferingSerializer(serializers.ModelSerializer):
     def get_schema(self, offering: Offering) -> dict:
         """The JSON Schema of the request parameters; an unreadable module answers with its error instead."""
         try:
-            return to_json_schema(module_variables(offering.module))
+            return to_json_schema(offering_variables(offering))
         except ModuleSchemaError as exc:
             return {"error": str(exc)}

@@ -20,7 +20,7 @@ from catalogue.models import Offering
 from catalogue.module_i18n import translate_module_text
 from catalogue.module_schema import validate_values
 from catalogue.pricing import UsageRuleError, estimate
-from catalogue.selectors import module_variables
+from catalogue.selectors import offering_variables
 from portal.choices import Role
 from portal.errors import Conflict, DomainError, PermissionDenied
 from portal.models import Agency, User
@@ -96,7 +96,7 @@ def stage_move(stage: RequestStage, to_status: str, *, actor=None, **fields) -> 
 
 def clean_parameters(offering: Offering, values: dict) -> tuple[dict, dict]:
     """Validate against the module's variables; return (plain, sensitive) or raise ParameterErrors."""
-    variables = module_variables(offering.module)
+    variables = offering_variables(offering)
     cleaned, errors = validate_values(variables, values, translate=translate_module_text)
     if errors:
         raise ParameterErrors(errors)

@@ -7,6 +7,7 @@ from django.conf import settings
 from catalogue.choices import CloudStatus, CloudTier
 from catalogue.models import Cloud, ModuleVersion, Offering, Service
 from catalogue.services import module_publish
+from portal.demo import LOCAL_ZONES
 from tests.portal.factories import AgencyFactory
 
 
@@ -28,6 +29,8 @@ class CloudFactory(factory.django.DjangoModelFactory):
     endpoint = "http://127.0.0.1:5000"
     region = "cn-north-1"
     allowed_classifications = factory.LazyFunction(lambda: [1, 2, 3])
+    # The zones the local cloud has; images and flavours are left to the modules unless a test narrows them.
+    offers = factory.LazyFunction(lambda: {"zones": list(LOCAL_ZONES)})
     status = CloudStatus.ACTIVE
 
 

@@ -80,6 +80,9 @@ GOOD_VALUES = {
 # Edge values that must pass too: (module, variable, value), each set on top of the module's good values.
 BOUNDARY_VALUES = [
     ("vm", "name", "a" + "b" * 30),
+    ("vm", "name", "web"),
+    ("vm", "name", "web-0"),
+    ("network", "name", "a-1"),
     ("vm", "system_disk_gb", 40),
     ("vm", "system_disk_gb", 500),
     ("vm", "data_disk_gb", 0),
@@ -101,7 +104,8 @@ BOUNDARY_VALUES = [
 
 # (module, variable, rule number) -> values that break that rule and no other.
 BAD_VALUES = {
-    ("vm", "name", 0): ["Web-01", "web_01", "1web", "we", "web-01\n"],
+    # A host name ends with a letter or digit: "web-" and "web-01-" are not valid host names.
+    ("vm", "name", 0): ["Web-01", "web_01", "1web", "we", "web-01\n", "web-", "web-01-", "-web", "a" + "b" * 31],
     ("vm", "flavor", 0): ["huge", "Small"],
     ("vm", "os_image", 0): ["windows-2019"],
     ("vm", "zone", 0): ["north", "CN-NORTH-1A", "cn-north-1"],
@@ -142,7 +146,7 @@ BAD_VALUES = {
     ("database", "backup_retention_days", 0): [-1, 36, 7.5],
     ("database", "tags", 0): [{f"key{i}": "v" for i in range(21)}],
     ("database", "tags", 1): [{"k": "v" * 257}],
-    ("network", "name", 0): ["Edu-net", "n"],
+    ("network", "name", 0): ["Edu-net", "n", "edu-net-"],
     ("network", "cidr_block", 0): ["10.20.0.0/8", "10.20.0.0/29", "10.20.0/16", "10.300.0.0/16"],
     ("network", "cidr_block", 1): ["8.8.0.0/16", "172.32.0.0/16", "192.169.0.0/16"],
     ("network", "subnets", 0): [

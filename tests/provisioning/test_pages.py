@@ -20,7 +20,7 @@ from tests.provisioning.test_requests import approve_all, awaiting, create, subm
 
 pytestmark = pytest.mark.django_db
 
-NAME_RULE = "名称必须由 3 到 31 个小写字母、数字或连字符组成，并以字母开头。"
+NAME_RULE = "名称必须由 3 到 31 个小写字母、数字或连字符组成，以字母开头，以字母或数字结尾。"
 PASSWORD_LENGTH_RULE = "管理员密码长度须为 12 到 64 个字符。"
 
 

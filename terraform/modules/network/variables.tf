@@ -6,8 +6,8 @@ variable "name" {
   description = "Name of the network."
 
   validation {
-    condition     = can(regex("^[a-z][a-z0-9-]{2,30}$", var.name))
-    error_message = "The name must be 3 to 31 lowercase letters, digits or hyphens, starting with a letter."
+    condition     = can(regex("^[a-z][a-z0-9-]{1,29}[a-z0-9]$", var.name))
+    error_message = "The name must be 3 to 31 lowercase letters, digits or hyphens, starting with a letter and ending with a letter or digit."
   }
 }
 
