@@ -1,11 +1,14 @@
 """Reads of provisioning, filtered to what the user may see (another agency's objects answer 404)."""
+from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.http import Http404
+from django.utils import translation
+from django.utils.translation import gettext as _
 
 from portal.permissions import objects_for_user, user_can
 
 from .choices import DriftStatus, InstanceStatus, RequestStatus, RunKind, StageStatus
-from .models import Approval, Instance, Notification, Request, Run
+from .models import Approval, ApprovalPolicy, Instance, Notification, Request, Run
 
 
 def request_list_for_user(user, *, status: str | None = None, mine: bool = False) -> QuerySet[Request]:
@@ -156,6 +159,22 @@ def request_timeline(request: Request):
     ).order_by("id")
 
 
+def request_policy_name(request: Request) -> str:
+    """The request's approval policy by name, in the reader's language. The request keeps the name the policy
+    had at submit; its English name is the one of the policy still called so (else the Chinese name shows)."""
+    name = request.policy_name
+    if not name:
+        return ""
+    builtin = set()
+    for code, _label in settings.LANGUAGES:
+        with translation.override(code):
+            builtin.add(_("内置默认审批"))
+    if name in builtin:  # stored in the language of whoever submitted
+        return _("内置默认审批")
+    policy = ApprovalPolicy.objects.filter(name=name).exclude(name_en="").order_by("pk").first()
+    return policy.display_name if policy else name
+
+
 def request_detail_context(user, request: Request) -> dict:
     """Everything the request page shows, and which actions this user may take on it."""
     from .choices import RunStatus
@@ -176,6 +195,7 @@ def request_detail_context(user, request: Request) -> dict:
     live_run = next((run for run in runs if run.status in RunStatus.active()), runs[0] if runs else None)
     return {
         "req": request,
+        "policy_name": request_policy_name(request),
         "stages": request.stages.prefetch_related("approvals__approver").order_by("order"),
         "plan": plan,
         "plan_counts": action_counts(plan.plan_summary) if plan and plan.plan_summary else None,
