@@ -25,8 +25,8 @@ class CloudAdminForm(forms.ModelForm):
     class Meta:
         model = Cloud
         fields = [
-            "slug", "name", "tier", "description", "owner_agency", "endpoint", "region", "allowed_classifications",
-            "offers", "status", "sort_order", "max_concurrent_runs",
+            "slug", "name", "name_en", "tier", "description", "owner_agency", "endpoint", "region",
+            "allowed_classifications", "offers", "status", "sort_order", "max_concurrent_runs",
         ]
         formfield_callback = https_by_default
 
@@ -58,9 +58,9 @@ class AuditedAdmin(admin.ModelAdmin):
 class CloudAdmin(AuditedAdmin):
     form = CloudAdminForm
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
-    list_display = ["name", "slug", "tier", "owner_agency", "region", "status", "has_credentials"]
+    list_display = ["name", "name_en", "slug", "tier", "owner_agency", "region", "status", "has_credentials"]
     list_filter = ["tier", "status"]
-    search_fields = ["name", "slug", "owner_agency__name"]
+    search_fields = ["name", "name_en", "slug", "owner_agency__name"]
     readonly_fields = ["account_id"]
 
     @admin.display(boolean=True, description=_("已配置凭据"))
@@ -75,7 +75,7 @@ class CloudAdmin(AuditedAdmin):
 
 @admin.register(Service)
 class ServiceAdmin(AuditedAdmin):
-    list_display = ["name", "slug", "module_name", "sort_order"]
+    list_display = ["name", "name_en", "slug", "module_name", "sort_order"]
 
 
 @admin.register(Offering)

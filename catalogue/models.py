@@ -11,6 +11,7 @@ from django.utils.translation import pgettext_lazy
 
 from portal import crypto
 from portal.models import Agency
+from portal.names import EnglishNameMixin, english_name_field
 
 from .choices import Capability, CloudStatus, CloudTier, DataClassification, QuotaDimension
 from .module_i18n import translate_module_text
@@ -26,11 +27,12 @@ def validate_classifications(value) -> None:
             raise ValidationError(_("未知的数据分级：%(value)s"), params={"value": item})
 
 
-class Cloud(models.Model):
+class Cloud(EnglishNameMixin, models.Model):
     """One cloud of the 1+14+N, each a tenant of its own with its own endpoint and credentials."""
 
     slug = models.SlugField(_("标识"), max_length=64, unique=True)
     name = models.CharField(_("名称"), max_length=64, unique=True)
+    name_en = english_name_field(128)
     tier = models.CharField(_("类别"), max_length=16, choices=CloudTier.choices, db_index=True)
     description = models.TextField(_("简介"), blank=True)
     owner_agency = models.ForeignKey(
@@ -105,11 +107,12 @@ class Cloud(models.Model):
                 raise ValidationError({"offers": problems})
 
 
-class Service(models.Model):
+class Service(EnglishNameMixin, models.Model):
     """A kind of resource agencies can ask for: a virtual machine, a bucket, a database, a network."""
 
     slug = models.SlugField(_("标识"), max_length=32, unique=True)
     name = models.CharField(_("名称"), max_length=64)
+    name_en = english_name_field(128)
     description = models.TextField(_("简介"), blank=True)
     module_name = models.CharField(_("Terraform 模块"), max_length=64)
     sort_order = models.PositiveSmallIntegerField(_("排序"), default=100)

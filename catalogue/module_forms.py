@@ -2,8 +2,9 @@
 
 Fields only turn the browser's text into plain values (numbers, lists of lines, parsed JSON) and say when a
 required one is empty, in validate_values's words; the form's clean() then runs validate_values, the very
-check the API runs, and puts each message beside its field. Sensitive values are never written back into
-the page.
+check the API runs, and puts each message beside its field. A stored or default sensitive value is never
+written into the page; one the person has just typed comes back only when another field was wrong, so an
+error elsewhere does not make them type the password again.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.forms.boundfield import BoundField
 from django.forms.fields import InvalidJSONInput
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -110,10 +112,22 @@ class JsonValueField(forms.JSONField):
 
 
 class SecretTextarea(forms.Textarea):
-    """A textarea that, like PasswordInput(render_value=False), never writes its value into the page."""
+    """A textarea that, like PasswordInput, writes its value into the page only when `render_value` is set."""
 
-    def format_value(self, value: Any) -> None:
-        return None
+    render_value = False
+
+    def format_value(self, value: Any) -> str | None:
+        return super().format_value(value) if self.render_value else None
+
+
+class SecretBoundField(BoundField):
+    """A sensitive field writes a value into the page only when it is what the person just typed and it was
+    right: never an initial or stored value, never a value refused beside this very field."""
+
+    def as_widget(self, widget=None, attrs=None, only_initial=False):
+        widget = widget or self.field.widget
+        widget.render_value = self.form.is_bound and not self.errors
+        return super().as_widget(widget, attrs, only_initial)
 
 
 class ModuleForm(forms.Form):
@@ -180,6 +194,7 @@ def _field(variable: Variable, translate: Callable[[str], str]) -> forms.Field:
         options["widget"] = (
             SecretTextarea(attrs={"rows": 4}) if multiline else forms.PasswordInput(render_value=False)
         )
+        options["bound_field_class"] = SecretBoundField
     else:
         options["initial"] = variable.default
     description = translate(variable.description) if variable.description else ""

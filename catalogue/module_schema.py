@@ -197,7 +197,24 @@ class Variable:
     @property
     def label(self) -> str:
         """The name as a person reads it; a msgid of the modules catalogue, like descriptions."""
-        return self.name.replace("_", " ").capitalize()
+        return attribute_label(self.name)
+
+
+def attribute_label(name: str) -> str:
+    """A variable's or an object attribute's name as a person reads it ("data_disk_gb" → "Data disk gb")."""
+    return name.replace("_", " ").capitalize()
+
+
+def object_attribute_names(type_: VariableType) -> list[str]:
+    """The attribute names of every object type inside this type, outermost first."""
+    names: list[str] = []
+    for name, attribute in type_.attributes:
+        names.append(name)
+        names += object_attribute_names(attribute)
+    for inner in (type_.element, *type_.elements):
+        if inner is not None:
+            names += object_attribute_names(inner)
+    return names
 
 
 # Parsing ----------------------------------------------------------------------------------------------------

@@ -43,11 +43,14 @@ def offering_list_for_user(
     if query:
         offerings = offerings.filter(
             Q(cloud__name__icontains=query)
+            | Q(cloud__name_en__icontains=query)
             | Q(service__name__icontains=query)
+            | Q(service__name_en__icontains=query)
             | Q(summary__icontains=query)
             | Q(cloud__description__icontains=query)
             | Q(service__description__icontains=query)
             | Q(cloud__owner_agency__name__icontains=query)
+            | Q(cloud__owner_agency__name_en__icontains=query)
         )
     return offerings.order_by("cloud__sort_order", "cloud__slug", "service__sort_order")
 

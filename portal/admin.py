@@ -11,9 +11,9 @@ admin.site.site_title = _("云服务门户管理")
 
 @admin.register(Agency)
 class AgencyAdmin(admin.ModelAdmin):
-    list_display = ["name", "code", "level", "parent", "is_active"]
+    list_display = ["name", "name_en", "code", "level", "parent", "is_active"]
     list_filter = ["level", "is_active"]
-    search_fields = ["name", "code"]
+    search_fields = ["name", "name_en", "code"]
 
 
 @admin.register(User)

@@ -21,57 +21,57 @@ from .roles import AGENCY_SCOPED, CLOUD_SCOPED
 
 DEMO_PASSWORD = "demo"
 
-# (code, name, level, parent code)
+# (code, name, English name, level, parent code)
 AGENCIES = [
-    ("sjj", "省政务服务和数据管理局", AgencyLevel.PROVINCE, None),
-    ("fgw", "省发展和改革委员会", AgencyLevel.PROVINCE, None),
-    ("jyt", "省教育厅", AgencyLevel.PROVINCE, None),
-    ("rst", "省人力资源和社会保障厅", AgencyLevel.PROVINCE, None),
-    ("gxt", "省工业和信息化厅", AgencyLevel.PROVINCE, None),
-    ("swt", "省商务厅", AgencyLevel.PROVINCE, None),
-    ("czt", "省财政厅", AgencyLevel.PROVINCE, None),
-    ("wjw", "省卫生健康委员会", AgencyLevel.PROVINCE, None),
-    ("jtt", "省交通运输厅", AgencyLevel.PROVINCE, None),
-    ("nynct", "省农业农村厅", AgencyLevel.PROVINCE, None),
-    ("whlyt", "省文化和旅游厅", AgencyLevel.PROVINCE, None),
-    ("sthjt", "省生态环境厅", AgencyLevel.PROVINCE, None),
-    ("yjt", "省应急管理厅", AgencyLevel.PROVINCE, None),
-    ("scjgj", "省市场监督管理局", AgencyLevel.PROVINCE, None),
-    ("zrzyt", "省自然资源厅", AgencyLevel.PROVINCE, None),
-    ("zjt", "省住房和城乡建设厅", AgencyLevel.PROVINCE, None),
-    ("slt", "省水利厅", AgencyLevel.PROVINCE, None),
-    ("sft", "省司法厅", AgencyLevel.PROVINCE, None),
-    ("tyj", "省体育局", AgencyLevel.PROVINCE, None),
-    ("tangshan", "唐山市人民政府", AgencyLevel.CITY, None),
-    ("tangshan-jyj", "唐山市教育局", AgencyLevel.CITY, "tangshan"),
-    ("qianan", "迁安市人民政府", AgencyLevel.COUNTY, "tangshan"),
-    ("zhangjiakou", "张家口市人民政府", AgencyLevel.CITY, None),
-    ("chongli", "张家口市崇礼区人民政府", AgencyLevel.COUNTY, "zhangjiakou"),
+    ("sjj", "省政务服务和数据管理局", "Provincial Government Services and Data Administration", AgencyLevel.PROVINCE, None),
+    ("fgw", "省发展和改革委员会", "Provincial Development and Reform Commission", AgencyLevel.PROVINCE, None),
+    ("jyt", "省教育厅", "Provincial Department of Education", AgencyLevel.PROVINCE, None),
+    ("rst", "省人力资源和社会保障厅", "Provincial Department of Human Resources and Social Security", AgencyLevel.PROVINCE, None),
+    ("gxt", "省工业和信息化厅", "Provincial Department of Industry and Information Technology", AgencyLevel.PROVINCE, None),
+    ("swt", "省商务厅", "Provincial Department of Commerce", AgencyLevel.PROVINCE, None),
+    ("czt", "省财政厅", "Provincial Department of Finance", AgencyLevel.PROVINCE, None),
+    ("wjw", "省卫生健康委员会", "Provincial Health Commission", AgencyLevel.PROVINCE, None),
+    ("jtt", "省交通运输厅", "Provincial Department of Transport", AgencyLevel.PROVINCE, None),
+    ("nynct", "省农业农村厅", "Provincial Department of Agriculture and Rural Affairs", AgencyLevel.PROVINCE, None),
+    ("whlyt", "省文化和旅游厅", "Provincial Department of Culture and Tourism", AgencyLevel.PROVINCE, None),
+    ("sthjt", "省生态环境厅", "Provincial Department of Ecology and Environment", AgencyLevel.PROVINCE, None),
+    ("yjt", "省应急管理厅", "Provincial Department of Emergency Management", AgencyLevel.PROVINCE, None),
+    ("scjgj", "省市场监督管理局", "Provincial Administration for Market Regulation", AgencyLevel.PROVINCE, None),
+    ("zrzyt", "省自然资源厅", "Provincial Department of Natural Resources", AgencyLevel.PROVINCE, None),
+    ("zjt", "省住房和城乡建设厅", "Provincial Department of Housing and Urban-Rural Development", AgencyLevel.PROVINCE, None),
+    ("slt", "省水利厅", "Provincial Department of Water Resources", AgencyLevel.PROVINCE, None),
+    ("sft", "省司法厅", "Provincial Department of Justice", AgencyLevel.PROVINCE, None),
+    ("tyj", "省体育局", "Provincial Sports Bureau", AgencyLevel.PROVINCE, None),
+    ("tangshan", "唐山市人民政府", "Tangshan Municipal People's Government", AgencyLevel.CITY, None),
+    ("tangshan-jyj", "唐山市教育局", "Tangshan Municipal Education Bureau", AgencyLevel.CITY, "tangshan"),
+    ("qianan", "迁安市人民政府", "Qian'an Municipal People's Government", AgencyLevel.COUNTY, "tangshan"),
+    ("zhangjiakou", "张家口市人民政府", "Zhangjiakou Municipal People's Government", AgencyLevel.CITY, None),
+    ("chongli", "张家口市崇礼区人民政府", "Chongli District People's Government, Zhangjiakou", AgencyLevel.COUNTY, "zhangjiakou"),
 ]
 
 ALL_LEVELS = [1, 2, 3, 4]
 NO_IMPORTANT = [1, 2, 3]
 
-# (slug, name, tier, owner agency code, allowed data classifications, description)
+# (slug, name, English name, tier, owner agency code, allowed data classifications, description)
 CLOUDS = [
-    ("gov", "政务云", CloudTier.GOVERNMENT, "sjj", ALL_LEVELS, "全省统一的政务云平台，承载各级政务部门的业务系统。"),
-    ("industry", "工业云", CloudTier.INDUSTRY, "gxt", NO_IMPORTANT, "面向工业互联网与制造业数字化的行业云。"),
-    ("hrss", "人社云", CloudTier.INDUSTRY, "rst", ALL_LEVELS, "承载社保、就业、人事人才等人社业务。"),
-    ("commerce", "商务云", CloudTier.INDUSTRY, "swt", NO_IMPORTANT, "面向商贸流通、对外贸易与电子商务。"),
-    ("edu", "教育云", CloudTier.INDUSTRY, "jyt", NO_IMPORTANT, "承载教育管理、智慧校园与在线教学业务。"),
-    ("health", "健康云", CloudTier.INDUSTRY, "wjw", ALL_LEVELS, "承载全民健康信息平台与医疗卫生业务。"),
-    ("transport", "交通云", CloudTier.INDUSTRY, "jtt", NO_IMPORTANT, "承载交通运输监管与出行服务业务。"),
-    ("agri", "农业云", CloudTier.INDUSTRY, "nynct", [1, 2], "面向智慧农业与农村综合服务。"),
-    ("culture", "文旅云", CloudTier.INDUSTRY, "whlyt", [1, 2], "面向文化和旅游公共服务。"),
-    ("eco", "生态环境云", CloudTier.INDUSTRY, "sthjt", NO_IMPORTANT, "承载生态环境监测与执法业务。"),
-    ("emergency", "应急云", CloudTier.INDUSTRY, "yjt", ALL_LEVELS, "承载应急指挥、安全生产监管业务。"),
-    ("market", "市场监管云", CloudTier.INDUSTRY, "scjgj", NO_IMPORTANT, "承载市场主体登记与监管业务。"),
-    ("land", "自然资源云", CloudTier.INDUSTRY, "zrzyt", NO_IMPORTANT, "承载国土空间规划与自然资源管理业务。"),
-    ("housing", "住建云", CloudTier.INDUSTRY, "zjt", NO_IMPORTANT, "承载住房保障与城乡建设管理业务。"),
-    ("water", "水利云", CloudTier.INDUSTRY, "slt", NO_IMPORTANT, "承载水资源管理与防汛抗旱业务。"),
-    ("olympic", "冬奥云", CloudTier.SPECIALTY, "zhangjiakou", [1, 2], "服务冬奥遗产利用与冰雪产业的专属云。"),
-    ("justice", "司法云", CloudTier.SPECIALTY, "sft", ALL_LEVELS, "承载司法行政、公共法律服务业务的专属云。"),
-    ("credit", "信用云", CloudTier.SPECIALTY, "fgw", NO_IMPORTANT, "承载社会信用体系建设的专属云。"),
+    ("gov", "政务云", "Government Cloud", CloudTier.GOVERNMENT, "sjj", ALL_LEVELS, "全省统一的政务云平台，承载各级政务部门的业务系统。"),
+    ("industry", "工业云", "Industrial Cloud", CloudTier.INDUSTRY, "gxt", NO_IMPORTANT, "面向工业互联网与制造业数字化的行业云。"),
+    ("hrss", "人社云", "Human Resources and Social Security Cloud", CloudTier.INDUSTRY, "rst", ALL_LEVELS, "承载社保、就业、人事人才等人社业务。"),
+    ("commerce", "商务云", "Commerce Cloud", CloudTier.INDUSTRY, "swt", NO_IMPORTANT, "面向商贸流通、对外贸易与电子商务。"),
+    ("edu", "教育云", "Education Cloud", CloudTier.INDUSTRY, "jyt", NO_IMPORTANT, "承载教育管理、智慧校园与在线教学业务。"),
+    ("health", "健康云", "Health Cloud", CloudTier.INDUSTRY, "wjw", ALL_LEVELS, "承载全民健康信息平台与医疗卫生业务。"),
+    ("transport", "交通云", "Transport Cloud", CloudTier.INDUSTRY, "jtt", NO_IMPORTANT, "承载交通运输监管与出行服务业务。"),
+    ("agri", "农业云", "Agriculture Cloud", CloudTier.INDUSTRY, "nynct", [1, 2], "面向智慧农业与农村综合服务。"),
+    ("culture", "文旅云", "Culture and Tourism Cloud", CloudTier.INDUSTRY, "whlyt", [1, 2], "面向文化和旅游公共服务。"),
+    ("eco", "生态环境云", "Ecology and Environment Cloud", CloudTier.INDUSTRY, "sthjt", NO_IMPORTANT, "承载生态环境监测与执法业务。"),
+    ("emergency", "应急云", "Emergency Management Cloud", CloudTier.INDUSTRY, "yjt", ALL_LEVELS, "承载应急指挥、安全生产监管业务。"),
+    ("market", "市场监管云", "Market Regulation Cloud", CloudTier.INDUSTRY, "scjgj", NO_IMPORTANT, "承载市场主体登记与监管业务。"),
+    ("land", "自然资源云", "Natural Resources Cloud", CloudTier.INDUSTRY, "zrzyt", NO_IMPORTANT, "承载国土空间规划与自然资源管理业务。"),
+    ("housing", "住建云", "Housing and Construction Cloud", CloudTier.INDUSTRY, "zjt", NO_IMPORTANT, "承载住房保障与城乡建设管理业务。"),
+    ("water", "水利云", "Water Resources Cloud", CloudTier.INDUSTRY, "slt", NO_IMPORTANT, "承载水资源管理与防汛抗旱业务。"),
+    ("olympic", "冬奥云", "Winter Olympics Cloud", CloudTier.SPECIALTY, "zhangjiakou", [1, 2], "服务冬奥遗产利用与冰雪产业的专属云。"),
+    ("justice", "司法云", "Justice Cloud", CloudTier.SPECIALTY, "sft", ALL_LEVELS, "承载司法行政、公共法律服务业务的专属云。"),
+    ("credit", "信用云", "Social Credit Cloud", CloudTier.SPECIALTY, "fgw", NO_IMPORTANT, "承载社会信用体系建设的专属云。"),
 ]
 
 # What each cloud offers (catalogue.offers), matching what the local cloud really accepts: the moto server
@@ -97,12 +97,12 @@ CLOUD_OFFERS = {
     "olympic": {**SMALL_CLOUD_OFFERS, "zones": ["cn-north-1b"]},
 }
 
-# (slug, name, module, description)
+# (slug, name, English name, module, description)
 SERVICES = [
-    ("vm", "云主机", "vm", "弹性计算实例，可选规格、操作系统与数据盘。"),
-    ("bucket", "对象存储", "bucket", "对象存储桶，支持版本控制、加密与公网访问阻断。"),
-    ("database", "云数据库", "database", "托管的 MySQL、PostgreSQL 或 MariaDB 数据库实例。"),
-    ("network", "专有网络", "network", "隔离的虚拟网络，含子网与入站规则。"),
+    ("vm", "云主机", "Virtual Machine", "vm", "弹性计算实例，可选规格、操作系统与数据盘。"),
+    ("bucket", "对象存储", "Object Storage", "bucket", "对象存储桶，支持版本控制、加密与公网访问阻断。"),
+    ("database", "云数据库", "Cloud Database", "database", "托管的 MySQL、PostgreSQL 或 MariaDB 数据库实例。"),
+    ("network", "专有网络", "Private Network", "network", "隔离的虚拟网络，含子网与入站规则。"),
 ]
 
 FLAVOR_VCPU = {"small": 1, "medium": 2, "large": 4, "xlarge": 8}
@@ -181,16 +181,18 @@ def _sync(model, lookup: dict, values: dict):
 
 def load_agencies() -> dict[str, Agency]:
     agencies: dict[str, Agency] = {}
-    for code, name, level, parent in AGENCIES:
+    for code, name, name_en, level, parent in AGENCIES:
         agencies[code] = _sync(
-            Agency, {"code": code}, {"name": name, "level": level, "parent": agencies.get(parent) if parent else None}
+            Agency,
+            {"code": code},
+            {"name": name, "name_en": name_en, "level": level, "parent": agencies.get(parent) if parent else None},
         )
     return agencies
 
 
 def publish_modules() -> dict[str, ModuleVersion]:
     modules = {}
-    for _slug, _name, module_name, _desc in SERVICES:
+    for _slug, _name, _name_en, module_name, _desc in SERVICES:
         directory = Path(settings.TERRAFORM_MODULES_DIR) / module_name
         version = (directory / "VERSION").read_text().strip()
         modules[module_name] = module_publish(actor=None, name=module_name, version=version, directory=directory)
@@ -199,13 +201,14 @@ def publish_modules() -> dict[str, ModuleVersion]:
 
 def load_catalogue(agencies: dict[str, Agency]) -> list[Cloud]:
     clouds = []
-    for order, (slug, name, tier, owner, levels, description) in enumerate(CLOUDS):
+    for order, (slug, name, name_en, tier, owner, levels, description) in enumerate(CLOUDS):
         clouds.append(
             _sync(
                 Cloud,
                 {"slug": slug},
                 {
                     "name": name,
+                    "name_en": name_en,
                     "tier": tier,
                     "owner_agency": agencies[owner],
                     "allowed_classifications": levels,
@@ -218,9 +221,11 @@ def load_catalogue(agencies: dict[str, Agency]) -> list[Cloud]:
             )
         )
     services = {}
-    for order, (slug, name, module_name, description) in enumerate(SERVICES):
+    for order, (slug, name, name_en, module_name, description) in enumerate(SERVICES):
         services[slug] = _sync(
-            Service, {"slug": slug}, {"name": name, "module_name": module_name, "description": description, "sort_order": order}
+            Service,
+            {"slug": slug},
+            {"name": name, "name_en": name_en, "module_name": module_name, "description": description, "sort_order": order},
         )
     modules = publish_modules()
     for cloud in clouds:
@@ -236,7 +241,7 @@ def load_catalogue(agencies: dict[str, Agency]) -> list[Cloud]:
                     "unit_prices": {dim: _scaled(price, factor) for dim, price in unit_prices.items()},
                     "usage_rules": usage_rules,
                     "capabilities": [str(flag) for flag in capabilities],
-                    "summary": f"{cloud.name}{service.name}",
+                    "summary": "",
                 },
             )
     return clouds
@@ -263,24 +268,21 @@ def load_users(agencies: dict[str, Agency], clouds: list[Cloud]) -> list[User]:
     return users
 
 
-# (name, scope, stages): scope is {"is_default": True} or {"tier": …}; stages as PolicyStage fields.
+AGENCY_STAGE = {"name": "单位审批", "name_en": "Agency approval", "approver_role": "agency_approver"}
+SECURITY_STAGE = {"name": "安全审核", "name_en": "Security review", "approver_role": "security_reviewer"}
+FINANCE_STAGE = {"name": "财务审核", "name_en": "Finance review", "approver_role": "finance_reviewer"}
+OWNER_STAGE = {"name": "云主管部门审批", "name_en": "Cloud owner approval", "approver_role": "cloud_owner"}
+
+# (name, English name, scope, stages): scope is {"is_default": True} or {"tier": …}; stages as PolicyStage fields.
 POLICIES = [
-    ("默认审批（两级）", {"is_default": True}, [
-        {"name": "单位审批", "approver_role": "agency_approver"},
-        {"name": "云主管部门审批", "approver_role": "cloud_owner"},
+    ("默认审批（两级）", "Default approval (two stages)", {"is_default": True}, [AGENCY_STAGE, OWNER_STAGE]),
+    ("政务云审批", "Government cloud approval", {"tier": CloudTier.GOVERNMENT}, [
+        AGENCY_STAGE,
+        {**SECURITY_STAGE, "condition": "classification_at_least", "condition_value": "3"},
+        {**FINANCE_STAGE, "condition": "cost_at_least", "condition_value": "5000"},
+        OWNER_STAGE,
     ]),
-    ("政务云审批", {"tier": CloudTier.GOVERNMENT}, [
-        {"name": "单位审批", "approver_role": "agency_approver"},
-        {"name": "安全审核", "approver_role": "security_reviewer", "condition": "classification_at_least",
-         "condition_value": "3"},
-        {"name": "财务审核", "approver_role": "finance_reviewer", "condition": "cost_at_least", "condition_value": "5000"},
-        {"name": "云主管部门审批", "approver_role": "cloud_owner"},
-    ]),
-    ("专属云审批", {"tier": CloudTier.SPECIALTY}, [
-        {"name": "单位审批", "approver_role": "agency_approver"},
-        {"name": "安全审核", "approver_role": "security_reviewer"},
-        {"name": "云主管部门审批", "approver_role": "cloud_owner"},
-    ]),
+    ("专属云审批", "Specialty cloud approval", {"tier": CloudTier.SPECIALTY}, [AGENCY_STAGE, SECURITY_STAGE, OWNER_STAGE]),
 ]
 
 # Per agency, limits across all clouds.
@@ -293,8 +295,8 @@ QUOTAS = {
 def load_policies() -> None:
     from provisioning.models import ApprovalPolicy, PolicyStage
 
-    for name, scope, stages in POLICIES:
-        policy = _sync(ApprovalPolicy, {"name": name}, {"enabled": True, **scope})
+    for name, name_en, scope, stages in POLICIES:
+        policy = _sync(ApprovalPolicy, {"name": name}, {"name_en": name_en, "enabled": True, **scope})
         for order, stage in enumerate(stages, start=1):
             _sync(PolicyStage, {"policy": policy, "order": order}, {
                 "mode": "any", "required_approvals": 1, "condition": "always", "condition_value": "", "sla_hours": 24,

@@ -10,13 +10,15 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from .choices import AgencyLevel, AuditOutcome
+from .names import EnglishNameMixin, english_name_field
 
 
-class Agency(models.Model):
+class Agency(EnglishNameMixin, models.Model):
     """A government department, placed in the province → city → county hierarchy."""
 
     code = models.SlugField(_("编码"), max_length=64, unique=True)
     name = models.CharField(_("名称"), max_length=128, unique=True)
+    name_en = english_name_field(200)
     level = models.CharField(_("层级"), max_length=16, choices=AgencyLevel.choices)
     parent = models.ForeignKey(
         "self", verbose_name=_("上级单位"), null=True, blank=True, on_delete=models.PROTECT, related_name="children"

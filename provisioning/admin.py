@@ -13,23 +13,28 @@ from .models import ApprovalPolicy, PolicyStage, QuotaLimit
 class PolicyStageInline(admin.TabularInline):
     model = PolicyStage
     extra = 0
+    fields = ["order", "name", "name_en", "approver_role", "mode", "required_approvals", "condition", "condition_value",
+              "sla_hours"]
 
 
 @admin.register(ApprovalPolicy)
 class ApprovalPolicyAdmin(AuditedAdmin):
-    inlines = [PolicyStageInline]
-    list_display = ["name", "agency", "offering", "cloud", "tier", "is_default", "enabled"]
+    list_display = ["name", "name_en", "agency", "offering", "cloud", "tier", "is_default", "enabled"]
     list_filter = ["enabled", "is_default", "tier"]
-    search_fields = ["name"]
+    search_fields = ["name", "name_en"]
+    inlines = [PolicyStageInline]
 
     def save_formset(self, request, form, formset, change):
         super().save_formset(request, form, formset, change)
-        if formset.has_changed():
+        for stage in formset.new_objects + [obj for obj, _fields in formset.changed_objects]:
             audit_record(
-                actor=request.user,
-                action="approvalpolicy.stages_change",
-                obj=form.instance,
-                details={"stages": [stage.snapshot() for stage in form.instance.stages.order_by("order")]},
+                actor=request.user, action="policystage.change", obj=stage,
+                details={"policy": form.instance.pk, "order": stage.order},
+            )
+        for stage in formset.deleted_objects:  # already deleted: named by policy and order
+            audit_record(
+                actor=request.user, action="policystage.delete",
+                details={"policy": form.instance.pk, "order": stage.order, "name": stage.name},
             )
 
 

@@ -8,11 +8,12 @@ from django.utils.translation import pgettext
 from catalogue.choices import DataClassification
 from catalogue.forms import offering_parameters_form_class
 from catalogue.models import Offering
+from portal.forms import PortalFormMixin
 
 from .services.reconcile import Outcome
 
 
-class RequestForm(forms.Form):
+class RequestForm(PortalFormMixin, forms.Form):
     title = forms.CharField(label=_("标题"), max_length=128, required=False, help_text=_("留空则自动生成。"))
     justification = forms.CharField(
         label=_("申请理由"), widget=forms.Textarea(attrs={"rows": 3}), max_length=2000,
@@ -31,19 +32,19 @@ class RequestForm(forms.Form):
         }
 
 
-class DecisionForm(forms.Form):
+class DecisionForm(PortalFormMixin, forms.Form):
     comment = forms.CharField(
         label=_("审批意见"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}),
         help_text=_("驳回时必填。"),
     )
 
 
-class ExtendForm(forms.Form):
+class ExtendForm(PortalFormMixin, forms.Form):
     lease_months = forms.IntegerField(label=_("续期（月）"), min_value=1, max_value=60, initial=12)
     justification = forms.CharField(label=_("理由"), widget=forms.Textarea(attrs={"rows": 2}), max_length=2000)
 
 
-class DecommissionForm(forms.Form):
+class DecommissionForm(PortalFormMixin, forms.Form):
     confirm_name = forms.CharField(label=_("确认资源名称"), max_length=128, help_text=_("请输入资源名称以确认退订。"))
     justification = forms.CharField(label=_("理由"), widget=forms.Textarea(attrs={"rows": 2}), max_length=2000)
 
@@ -58,7 +59,7 @@ class DecommissionForm(forms.Form):
         return value
 
 
-class ModifyJustificationForm(forms.Form):
+class ModifyJustificationForm(PortalFormMixin, forms.Form):
     justification = forms.CharField(label=_("变更理由"), widget=forms.Textarea(attrs={"rows": 2}), max_length=2000)
 
 
@@ -76,7 +77,7 @@ class OutcomeSelect(forms.RadioSelect):
         return option
 
 
-class ReconcileForm(forms.Form):
+class ReconcileForm(PortalFormMixin, forms.Form):
     """Close a run that lost its worker. The service decides whether an outcome is allowed; the form only greys
     out 'succeeded' with the service's reason, so the reason is in front of the operator before they pick."""
 

@@ -4,18 +4,20 @@ Statuses only change through provisioning.services (compare-and-set against the 
 """
 import json
 import uuid
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
-from django.utils.translation import get_language, gettext, pgettext_lazy
+from django.utils.numberformat import format as number_format
+from django.utils.translation import get_language, gettext, pgettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from catalogue.choices import DataClassification, QuotaDimension
 from catalogue.models import Cloud, ModuleVersion, Offering
 from portal import crypto
 from portal.models import Agency
+from portal.names import EnglishNameMixin, english_name_field
 
 from .choices import (
     ApproverRole,
@@ -175,11 +177,51 @@ class Run(EncryptedJSONMixin, models.Model):
         return None
 
 
-class ApprovalPolicy(models.Model):
+def stage_condition_text(condition: str, value: str) -> str:
+    """A stage's condition as a person reads it: 数据分级不低于“敏感”, 月费用不低于 ¥5,000, 申请类型为“退订”.
+    A value the condition cannot read is shown as it was typed, so a bad policy is still visible."""
+    if condition == StageCondition.COST_AT_LEAST:
+        try:
+            amount = Decimal(value)
+        except InvalidOperation:
+            amount = None
+        if amount is None or not amount.is_finite():
+            return gettext("月费用不低于 %(amount)s") % {"amount": value}
+        if amount == amount.to_integral_value():
+            amount = amount.quantize(Decimal(1))
+        grouped = number_format(amount, decimal_sep=".", grouping=3, thousand_sep=",", force_grouping=True)
+        return gettext("月费用不低于 ¥%(amount)s") % {"amount": grouped}
+    if condition == StageCondition.CLASSIFICATION_AT_LEAST:
+        try:
+            level = DataClassification(int(value)).label
+        except ValueError:
+            level = value
+        return gettext("数据分级不低于“%(level)s”") % {"level": level}
+    if condition == StageCondition.REQUEST_KIND:
+        kinds = [kind.strip() for kind in value.split(",") if kind.strip()]
+        labels = [
+            gettext("“%(kind)s”") % {"kind": RequestKind(kind).label if kind in RequestKind.values else kind} for kind in kinds
+        ]
+        return gettext("申请类型为%(kinds)s") % {"kinds": pgettext("alternatives", "或").join(labels)}
+    if condition == StageCondition.ALWAYS:
+        return ""
+    return f"{condition} {value}".strip()
+
+
+class StageWordingMixin(EnglishNameMixin):
+    """What a policy stage and a request's copy of it say to a reader: its name and its condition in words."""
+
+    @property
+    def condition_text(self) -> str:
+        return stage_condition_text(self.condition, self.condition_value)
+
+
+class ApprovalPolicy(EnglishNameMixin, models.Model):
     """Which approval stages a request goes through. The most specific matching policy wins:
     agency + offering, then cloud, then tier, then the default; its stages are copied into the request."""
 
     name = models.CharField(_("名称"), max_length=128)
+    name_en = english_name_field(200)
     agency = models.ForeignKey(Agency, verbose_name=_("单位"), null=True, blank=True, on_delete=models.CASCADE)
     offering = models.ForeignKey(Offering, verbose_name=_("服务规格"), null=True, blank=True, on_delete=models.CASCADE)
     cloud = models.ForeignKey(Cloud, verbose_name=_("云"), null=True, blank=True, on_delete=models.CASCADE)
@@ -201,10 +243,11 @@ class ApprovalPolicy(models.Model):
         return self.name
 
 
-class PolicyStage(models.Model):
+class PolicyStage(StageWordingMixin, models.Model):
     policy = models.ForeignKey(ApprovalPolicy, on_delete=models.CASCADE, related_name="stages")
     order = models.PositiveSmallIntegerField(_("顺序"))
     name = models.CharField(_("名称"), max_length=64)
+    name_en = english_name_field(128)
     approver_role = models.CharField(_("审批角色"), max_length=32, choices=ApproverRole.choices)
     mode = models.CharField(_("方式"), max_length=16, choices=StageMode.choices, default=StageMode.ANY)
     required_approvals = models.PositiveSmallIntegerField(_("需同意人数"), default=1, help_text=_("仅“N 人中 M 人”方式使用。"))
@@ -224,6 +267,7 @@ class PolicyStage(models.Model):
     def snapshot(self) -> dict:
         return {
             "name": self.name,
+            "name_en": self.name_en,
             "approver_role": self.approver_role,
             "mode": self.mode,
             "required_approvals": self.required_approvals,
@@ -300,12 +344,13 @@ class Request(EncryptedJSONMixin, models.Model):
         self.secret_parameters_token = self.seal(values)
 
 
-class RequestStage(models.Model):
+class RequestStage(StageWordingMixin, models.Model):
     """A request's own copy of one policy stage, so editing the policy never changes a request in flight."""
 
     request = models.ForeignKey(Request, on_delete=models.CASCADE, related_name="stages")
     order = models.PositiveSmallIntegerField(_("顺序"))
     name = models.CharField(_("名称"), max_length=64)
+    name_en = english_name_field(128)
     approver_role = models.CharField(_("审批角色"), max_length=32, choices=ApproverRole.choices)
     mode = models.CharField(_("方式"), max_length=16, choices=StageMode.choices)
     required_approvals = models.PositiveSmallIntegerField(_("需同意人数"), default=1)

@@ -7,6 +7,7 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -21,7 +22,7 @@ from catalogue.views import estimate_fields
 from portal.errors import DomainError
 from portal.permissions import user_can, user_can_request
 
-from .choices import InstanceStatus, RequestKind, RequestStatus, RunStatus
+from .choices import InstanceStatus, RequestKind, RequestStatus, RunStatus, StageStatus
 from .forms import (
     DecisionForm,
     DecommissionForm,
@@ -200,14 +201,27 @@ class RequestEstimateView(LoginRequiredMixin, TemplateView):
 
 
 class RequestActionView(LoginRequiredMixin, View):
-    """POST-only actions on a request: submit, cancel, retry, replan, approve, reject."""
+    """POST-only actions on a request: submit, cancel, retry, replan, approve, reject.
+
+    Cancel asks first: GET shows what will be cancelled, and a POST without `confirm` only leads there."""
 
     ACTIONS = {"submit", "cancel", "retry", "replan", "approve", "reject"}
+
+    def get(self, request, pk, action):
+        if action != "cancel":
+            return self.http_method_not_allowed(request)
+        request_obj = request_get_for_user(request.user, pk)
+        if not request_detail_context(request.user, request_obj)["can_cancel"]:
+            messages.error(request, _("申请 %(number)s 当前不能撤销。") % {"number": request_obj.number})
+            return redirect("provisioning:request_detail", pk=pk)
+        return TemplateResponse(request, "provisioning/request_cancel.html", {"req": request_obj})
 
     def post(self, request, pk, action):
         request_obj = request_get_for_user(request.user, pk)
         if action not in self.ACTIONS:
             return redirect("provisioning:request_detail", pk=pk)
+        if action == "cancel" and request.POST.get("confirm") != "yes":
+            return redirect("provisioning:request_action", pk=pk, action="cancel")
         form = DecisionForm(request.POST)
         if not form.is_valid():
             for errors in form.errors.values():
@@ -215,6 +229,8 @@ class RequestActionView(LoginRequiredMixin, View):
                     messages.error(request, error)
             return self.back(request, pk)
         comment = form.cleaned_data["comment"]
+        # The stage a decision is about, named in the message: once signed it may no longer be the open one.
+        stage = request_obj.stages.filter(status=StageStatus.OPEN).first()
         try:
             if action == "submit":
                 request_services.request_submit(actor=request.user, request=request_obj)
@@ -228,10 +244,28 @@ class RequestActionView(LoginRequiredMixin, View):
                 request_services.request_approve(actor=request.user, request=request_obj, comment=comment)
             elif action == "reject":
                 request_services.request_reject(actor=request.user, request=request_obj, comment=comment)
-            messages.success(request, _("操作成功。"))
+            messages.success(request, self.done_message(action, request_obj, stage))
         except DomainError as exc:
             messages.error(request, exc.message)
         return self.back(request, pk)
+
+    @staticmethod
+    def done_message(action: str, request_obj, stage) -> str:
+        """What just happened, in words: 已同意 REQ-000006 第 1 环节“单位审批”。"""
+        number = {"number": request_obj.number}
+        if action in ("approve", "reject") and stage is not None:
+            decided = {**number, "order": stage.order, "stage": stage.display_name}
+            if action == "approve":
+                return _("已同意 %(number)s 第 %(order)s 环节“%(stage)s”。") % decided
+            return _("已驳回 %(number)s 第 %(order)s 环节“%(stage)s”。") % decided
+        return {
+            "submit": _("已提交 %(number)s，正在生成执行计划。"),
+            "cancel": _("已撤销 %(number)s。"),
+            "retry": _("已重试 %(number)s，正在重新生成执行计划。"),
+            "replan": _("已为 %(number)s 重新生成执行计划。"),
+            "approve": _("已同意 %(number)s。"),
+            "reject": _("已驳回 %(number)s。"),
+        }[action] % number
 
     @staticmethod
     def back(request, pk):
@@ -362,7 +396,12 @@ class InstanceChangeView(LoginRequiredMixin, TemplateView):
                     justification=form.cleaned_data["justification"],
                 )
                 request_services.request_submit(actor=request.user, request=created)
-                messages.success(request, _("申请 %(number)s 已提交。") % {"number": created.number})
+                submitted = {
+                    RequestKind.MODIFY: _("已提交变更申请 %(number)s。"),
+                    RequestKind.EXTEND: _("已提交续期申请 %(number)s。"),
+                    RequestKind.DECOMMISSION: _("已提交退订申请 %(number)s。"),
+                }[kwargs["kind"]]
+                messages.success(request, submitted % {"number": created.number})
                 return redirect("provisioning:request_detail", pk=created.pk)
             except DomainError as exc:
                 targets = [f for f in (parameters_form, form) if f is not None]

@@ -10,25 +10,27 @@ from catalogue.selectors import offering_variables
 class CloudSerializer(serializers.ModelSerializer):
     tier_display = serializers.CharField(source="get_tier_display", read_only=True)
     owner_agency = serializers.CharField(source="owner_agency.name", read_only=True)
+    owner_agency_en = serializers.CharField(source="owner_agency.name_en", read_only=True)
 
     class Meta:
         model = Cloud
         fields = [
-            "slug", "name", "tier", "tier_display", "description", "owner_agency", "endpoint", "region",
-            "allowed_classifications", "offers", "status",
+            "slug", "name", "name_en", "tier", "tier_display", "description", "owner_agency", "owner_agency_en",
+            "endpoint", "region", "allowed_classifications", "offers", "status",
         ]
 
 
 class ServiceSerializer(serializers.ModelSerializer):
     class Meta:
         model = Service
-        fields = ["slug", "name", "description", "module_name"]
+        fields = ["slug", "name", "name_en", "description", "module_name"]
 
 
 class OfferingSerializer(serializers.ModelSerializer):
     service = ServiceSerializer(read_only=True)
     cloud = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     cloud_name = serializers.CharField(source="cloud.name", read_only=True)
+    cloud_name_en = serializers.CharField(source="cloud.name_en", read_only=True)
     cloud_tier = serializers.CharField(source="cloud.tier", read_only=True)
     module = serializers.SerializerMethodField()
     allowed_classifications = serializers.ListField(source="effective_classifications", read_only=True)
@@ -37,7 +39,7 @@ class OfferingSerializer(serializers.ModelSerializer):
     class Meta:
         model = Offering
         fields = [
-            "id", "service", "cloud", "cloud_name", "cloud_tier", "module", "summary", "enabled", "capabilities",
+            "id", "service", "cloud", "cloud_name", "cloud_name_en", "cloud_tier", "module", "summary", "enabled", "capabilities",
             "allowed_classifications", "base_monthly_price", "unit_prices", "schema",
         ]
 

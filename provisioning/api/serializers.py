@@ -44,18 +44,20 @@ class ApprovalSerializer(serializers.ModelSerializer):
 
 class StageSerializer(serializers.ModelSerializer):
     approvals = ApprovalSerializer(many=True, read_only=True)
+    condition_text = serializers.CharField(read_only=True, help_text=_("条件的文字说明，以读者的语言。"))
 
     class Meta:
         model = RequestStage
         fields = [
-            "order", "name", "approver_role", "mode", "required_approvals", "condition", "condition_value",
-            "sla_hours", "status", "opened_at", "decided_at", "approvals",
+            "order", "name", "name_en", "approver_role", "mode", "required_approvals", "condition", "condition_value",
+            "condition_text", "sla_hours", "status", "opened_at", "decided_at", "approvals",
         ]
 
 
 class RequestSerializer(serializers.ModelSerializer):
     number = serializers.CharField(read_only=True)
     agency = serializers.CharField(source="agency.name", read_only=True)
+    agency_en = serializers.CharField(source="agency.name_en", read_only=True)
     requester = serializers.CharField(source="requester.username", read_only=True)
     cloud = serializers.CharField(source="offering.cloud.slug", read_only=True)
     service = serializers.CharField(source="offering.service.slug", read_only=True)
@@ -66,7 +68,7 @@ class RequestSerializer(serializers.ModelSerializer):
     class Meta:
         model = Request
         fields = [
-            "id", "number", "kind", "status", "title", "justification", "agency", "requester", "offering", "cloud",
+            "id", "number", "kind", "status", "title", "justification", "agency", "agency_en", "requester", "offering", "cloud",
             "service", "instance", "parameters", "has_secret_parameters", "data_classification", "lease_months",
             "monthly_cost", "usage", "policy_name", "error", "created_at", "submitted_at", "decided_at",
             "completed_at", "plan", "apply_run", "stages",
@@ -92,6 +94,7 @@ class DecisionSerializer(serializers.Serializer):
 
 class InstanceSerializer(serializers.ModelSerializer):
     agency = serializers.CharField(source="agency.name", read_only=True)
+    agency_en = serializers.CharField(source="agency.name_en", read_only=True)
     cloud = serializers.CharField(source="offering.cloud.slug", read_only=True)
     service = serializers.CharField(source="offering.service.slug", read_only=True)
     # Null once the instance is destroyed: nothing of it costs, lapses or drifts any more.
@@ -102,7 +105,7 @@ class InstanceSerializer(serializers.ModelSerializer):
     class Meta:
         model = Instance
         fields = [
-            "id", "name", "agency", "cloud", "service", "offering", "status", "parameters", "data_classification",
+            "id", "name", "agency", "agency_en", "cloud", "service", "offering", "status", "parameters", "data_classification",
             "resources", "outputs", "monthly_cost", "usage", "lease_end", "drift_status", "drift_checked_at",
             "created_at", "destroyed_at",
         ]

@@ -1,6 +1,6 @@
-"""Collect the texts of every module (variable labels, descriptions, validation messages) into the `modules`
-gettext catalogue of each language, keeping the translations already made. Then translate the new entries
-and run compilemessages."""
+"""Collect the texts of every module (variable and object attribute labels, descriptions, validation
+messages) into the `modules` gettext catalogue of each language, keeping the translations already made. Then
+translate the new entries and run compilemessages."""
 from pathlib import Path
 
 from babel.messages.catalog import Catalog
@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from catalogue.module_i18n import DOMAIN
-from catalogue.module_schema import parse_variables
+from catalogue.module_schema import attribute_label, object_attribute_names, parse_variables
 
 # Module texts are written in English; Chinese is the catalogue to keep up to date.
 LANGUAGES = ["zh_Hans"]
@@ -22,7 +22,10 @@ def module_texts(modules_dir: Path) -> dict[str, set[str]]:
         module = variables_file.parent.name
         for variable in parse_variables(variables_file.read_text(encoding="utf-8"), module=module):
             where = f"{module}/variables.tf:{variable.line or 0}"
-            for text in (variable.label, variable.description, *(rule.error_message for rule in variable.rules)):
+            attribute_labels = [attribute_label(name) for name in object_attribute_names(variable.type)]
+            for text in (
+                variable.label, variable.description, *attribute_labels, *(rule.error_message for rule in variable.rules)
+            ):
                 if text:
                     texts.setdefault(text, set()).add(where)
     return texts
