@@ -20,6 +20,8 @@ from django.forms.fields import InvalidJSONInput
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from portal.jsonlimits import DepthLimitedJSONDecoder, json_too_deep, too_deep_message
+
 from .module_schema import PRIMITIVE_KINDS, TypeKind, Variable, parse_number, validate_values
 
 BLANK_CHOICE = ("", "---------")
@@ -91,7 +93,13 @@ class JsonValueField(forms.JSONField):
     # [] and {} are values a requester typed, not an empty box.
     empty_values = [None, ""]
 
+    def __init__(self, **kwargs: Any) -> None:
+        # The form parses what was typed again to show it back; too deep must be invalid there too.
+        super().__init__(decoder=DepthLimitedJSONDecoder, **kwargs)
+
     def to_python(self, value: Any) -> Any:
+        if isinstance(value, str) and json_too_deep(value):
+            raise ValidationError(too_deep_message(), code="too_deep")
         try:
             return super().to_python(value)
         except ValidationError:

@@ -1,8 +1,13 @@
-"""The portal's language choice: Chinese first, English when the user picks it."""
+"""The portal's language choice (Chinese first, English when the user picks it), and deep input as a 400."""
 
 from django.conf import settings
+from django.core.exceptions import BadRequest
+from django.core.handlers.exception import response_for_exception
+from django.http.request import RawPostDataException
 from django.middleware.locale import LocaleMiddleware
 from django.utils import translation
+
+from portal.jsonlimits import json_too_deep, too_deep_message
 
 
 class PortalLocaleMiddleware(LocaleMiddleware):
@@ -22,3 +27,29 @@ class PortalLocaleMiddleware(LocaleMiddleware):
             language = settings.LANGUAGE_CODE
         translation.activate(language)
         request.LANGUAGE_CODE = translation.get_language()
+
+
+class DeepInputMiddleware:
+    """Input nested deeper than Python can take apart (JSON in a form field, say, that a form parsed without
+    the portal's depth check) raises RecursionError: that is the input's fault, so it answers 400 like any
+    bad request. A RecursionError on ordinary input is a fault of ours and stays a server error."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, RecursionError) and _input_too_deep(request):
+            return response_for_exception(request, BadRequest(too_deep_message()))
+        return None
+
+
+def _input_too_deep(request) -> bool:
+    values = [value for query in (request.GET, request.POST) for _key, value in query.lists() for value in value]
+    try:
+        values.append(request.body)
+    except RawPostDataException:  # a multipart body, already read into request.POST
+        pass
+    return any(json_too_deep(value) for value in values if isinstance(value, str | bytes))

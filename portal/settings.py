@@ -100,6 +100,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "portal.error_pages.MethodNotAllowedPageMiddleware",
+    "portal.middleware.DeepInputMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -224,6 +225,10 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
+# JSON from outside (API bodies, the forms' JSON fields) nests at most this deep; deeper answers 400.
+JSON_MAX_DEPTH = env_int("JSON_MAX_DEPTH", 32)
+# The most rows one API page may ask for (?limit=); more answers 400.
+API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 500)
 REST_FRAMEWORK = {
     # Token first, so an unauthenticated API call answers 401 with a WWW-Authenticate challenge.
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -231,8 +236,13 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PARSER_CLASSES": [
+        "portal.api.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "portal.api.schema.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "portal.api.pagination.Pagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "portal.api.exceptions.exception_handler",
     "DEFAULT_THROTTLE_RATES": {"auth": env_str("API_AUTH_THROTTLE", "30/minute")},

@@ -7,6 +7,7 @@ from catalogue.selectors import (
     offering_list_for_user,
     service_list,
 )
+from portal.api.lookups import IntegerIdMixin
 
 from .serializers import CloudSerializer, OfferingSerializer, ServiceSerializer
 
@@ -30,7 +31,7 @@ class ServiceViewSet(viewsets.ReadOnlyModelViewSet):
         return service_list()
 
 
-class OfferingViewSet(viewsets.ReadOnlyModelViewSet):
+class OfferingViewSet(IntegerIdMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = OfferingSerializer
 
     def get_queryset(self):

@@ -1,9 +1,11 @@
-from django.urls import include, path
+from django.urls import include, path, re_path
 
-from .views import TokenObtainApi
+from .views import NotFoundApi, TokenObtainApi
 
 urlpatterns = [
     path("auth/token/", TokenObtainApi.as_view(), name="api_token_obtain"),
     path("", include("catalogue.api.urls")),
     path("", include("provisioning.api.urls")),
+    # Last: every other API URL. Only ones ending in a slash, so the common middleware still adds a missing one.
+    re_path(r"^.*/$", NotFoundApi.as_view(), name="api_not_found"),
 ]

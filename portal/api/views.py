@@ -1,9 +1,10 @@
-"""Token sign-in for API clients."""
+"""Token sign-in for API clients, and the answer to an API URL that does not exist."""
 from django.contrib.auth import authenticate
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.authtoken.models import Token
+from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
@@ -41,3 +42,14 @@ class TokenObtainApi(APIView):
         token, _created = Token.objects.get_or_create(user=user)
         audit_record(actor=user, action="auth.token", obj=user)
         return Response({"token": token.key})
+
+
+class NotFoundApi(APIView):
+    """Any other URL under /api/v1/ answers 404 in the API's JSON, not with the site's HTML page."""
+
+    permission_classes = [AllowAny]
+    authentication_classes = []
+    schema = None
+
+    def initial(self, request, *args, **kwargs):
+        raise NotFound

@@ -62,7 +62,8 @@ class RequestSerializer(serializers.ModelSerializer):
     cloud = serializers.CharField(source="offering.cloud.slug", read_only=True)
     service = serializers.CharField(source="offering.service.slug", read_only=True)
     has_secret_parameters = serializers.SerializerMethodField()
-    plan = RunSerializer(source="plan_run", read_only=True)
+    # An extend or decommission request has no plan of its own.
+    plan = RunSerializer(source="plan_run", read_only=True, allow_null=True)
     stages = StageSerializer(many=True, read_only=True)
 
     class Meta:
@@ -90,6 +91,14 @@ class RequestCreateSerializer(serializers.Serializer):
 
 class DecisionSerializer(serializers.Serializer):
     comment = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class RejectSerializer(serializers.Serializer):
+    """A rejection says why: the comment must be given (a blank one is refused by the service, on this field)."""
+
+    comment = serializers.CharField(
+        max_length=2000, allow_blank=True, error_messages={"required": _("驳回时必须填写意见，说明驳回理由。")}
+    )
 
 
 class InstanceSerializer(serializers.ModelSerializer):

@@ -5,6 +5,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from catalogue.selectors import offering_get_for_user
+from portal.api.lookups import IntegerIdMixin
 from provisioning.choices import RunStatus
 from provisioning.models import Run
 from provisioning.selectors import (
@@ -26,13 +27,14 @@ from .serializers import (
     DecisionSerializer,
     InstanceSerializer,
     ReconcileSerializer,
+    RejectSerializer,
     RequestCreateSerializer,
     RequestSerializer,
     RunSerializer,
 )
 
 
-class RequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class RequestViewSet(IntegerIdMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = RequestSerializer
 
     def get_queryset(self):
@@ -83,10 +85,10 @@ class RequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         decision.is_valid(raise_exception=True)
         return self._act(request_services.request_approve, comment=decision.validated_data["comment"])
 
-    @extend_schema(request=DecisionSerializer, responses=RequestSerializer)
+    @extend_schema(request=RejectSerializer, responses=RequestSerializer)
     @action(detail=True, methods=["post"])
     def reject(self, request, pk=None):
-        decision = DecisionSerializer(data=request.data)
+        decision = RejectSerializer(data=request.data)
         decision.is_valid(raise_exception=True)
         return self._act(request_services.request_reject, comment=decision.validated_data["comment"])
 
@@ -103,8 +105,9 @@ class RequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     @extend_schema(responses=RunSerializer(many=True))
     @action(detail=True, methods=["get"])
     def runs(self, request, pk=None):
-        target = self.get_object()
-        return Response(RunSerializer(target.runs.order_by("-queued_at", "-id"), many=True).data)
+        """The request's runs, newest first, a page at a time like every list."""
+        page = self.paginate_queryset(self.get_object().runs.order_by("-queued_at", "-id"))
+        return self.get_paginated_response(RunSerializer(page, many=True).data)
 
 
 class ApprovalInboxViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
@@ -117,7 +120,7 @@ class ApprovalInboxViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
 
 @extend_schema_view(list=extend_schema(parameters=[OpenApiParameter("status", enum=RunStatus.values)]))
-class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class RunViewSet(IntegerIdMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """A run is read with its request; the list (and closing runs that lost their worker) is for operators."""
 
     serializer_class = RunSerializer
@@ -160,7 +163,7 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         return Response({"status": run.status, "log": run.log[offset:], "next_offset": len(run.log)})
 
 
-class InstanceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class InstanceViewSet(IntegerIdMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = InstanceSerializer
 
     def get_queryset(self):

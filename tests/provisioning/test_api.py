@@ -383,7 +383,7 @@ def test_request_runs_matrix(journey, nobody, other_requester):
         Matrix(url=f"/api/v1/requests/{request.pk}/runs/", permitted=journey["requester"], no_permission=nobody,
                other_agency=other_requester, api=True),
     )
-    assert [(run["id"], run["kind"]) for run in response.json()] == [
+    assert [(run["id"], run["kind"]) for run in response.json()["results"]] == [
         (request.apply_run_id, "apply"), (request.plan_run_id, "plan")
     ]
 
