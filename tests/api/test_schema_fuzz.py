@@ -34,8 +34,9 @@ from portal.models import User
 from portal.wsgi import application
 from provisioning.choices import RequestKind, RequestStatus, RunStatus
 from provisioning.models import Instance, Request, Run
+from provisioning.outcomes import run_lost as run_recover_lost
 from provisioning.services import requests as request_services
-from provisioning.services.runs import run_claim, run_recover_lost
+from provisioning.services.runs import run_claim
 from tests.provisioning.conftest import VM, finish_run
 
 ROLES = ["requester", "agency_approver", "operator", "auditor"]

@@ -82,7 +82,7 @@ def test_requester_gets_a_vm_through_two_approvals(portal_browser, demo_portal):
     expect(row).to_contain_text("教育云 · 云主机")
     row.locator("input[name=comment]").fill("同意，请云主管部门审核")
     row.get_by_role("button", name="同意").click()
-    expect(approver.locator(".messages")).to_contain_text("操作成功")
+    expect(approver.locator(".messages")).to_contain_text("已同意 REQ-")
     expect(approver.locator(f"tr[data-request='{pk}']")).to_have_count(0)
 
     # The cloud owner signs the last stage on the request page, looking at the plan.
@@ -90,18 +90,19 @@ def test_requester_gets_a_vm_through_two_approvals(portal_browser, demo_portal):
     owner.goto(f"/requests/{pk}/")
     expect(owner.get_by_test_id("plan-summary")).to_contain_text("pcloud_instance")
     owner.get_by_test_id("approve").click()
-    expect(owner.locator(".messages")).to_contain_text("操作成功")
+    expect(owner.locator(".messages")).to_contain_text("第 2 环节")
     expect(owner.get_by_test_id("request-status")).to_have_text(re.compile("开通中|已完成"))
 
     # The worker applies the approved plan; the requester sees the request through to the instance.
     requester.reload()
     run_finished(requester, APPLY_TIMEOUT_MS)
     expect(requester.get_by_test_id("request-status")).to_have_text("已完成")
-    requester.get_by_role("link", name="查看资源").click()
+    # Follow the link by its address: the page may be swapping in its last live refresh as the click lands.
+    requester.goto(requester.get_by_role("link", name="查看资源").get_attribute("href"))
     expect(requester.get_by_test_id("instance-status")).to_have_text("运行中")
     outputs = requester.get_by_test_id("outputs")
-    instance_id = outputs.locator("dt:text-is('instance_id') + dd").inner_text().strip()
-    private_ip = outputs.locator("dt:text-is('private_ip') + dd").inner_text().strip()
+    instance_id = outputs.locator("dt:has(code:text-is('instance_id')) + dd").inner_text().strip()
+    private_ip = outputs.locator("dt:has(code:text-is('private_ip')) + dd").inner_text().strip()
     assert re.fullmatch(r"i-[0-9a-f]+", instance_id), instance_id
     assert re.fullmatch(r"\d+\.\d+\.\d+\.\d+", private_ip), private_ip
 
@@ -122,8 +123,8 @@ def test_requester_gets_a_vm_through_two_approvals(portal_browser, demo_portal):
     assert [instance["InstanceId"] for instance in running] == [instance_id]
 
     # Every page the three browsers received was Chinese, and none carried the administrator password.
-    pages = [body for url, body in portal.answers if "<html" in body]
-    assert len(pages) >= 10, [url for url, _body in portal.answers]
+    pages = [body for url, body in portal.answers if "<html" in body]  # live refreshes come as fragments
+    assert len(pages) >= 8, [url for url, _body in portal.answers]
     assert all('lang="zh-hans"' in body for body in pages)
     # The recorder saw the request page itself: the justification typed beside the password is there.
     assert any(JUSTIFICATION in body for url, body in portal.answers if url.endswith(f"/requests/{pk}/"))
