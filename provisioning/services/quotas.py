@@ -85,19 +85,6 @@ def _shortfall(limit: QuotaLimit, requested: Decimal) -> dict:
     }
 
 
-def quota_effect(request: Request) -> list[dict]:
-    """For pages: every binding limit with what is used, reserved, this request's demand and what is left."""
-    demand = demand_of(request)
-    rows = []
-    for limit in limits_for(request).select_related("cloud"):
-        requested = demand.get(limit.dimension, Decimal(0))
-        row = _shortfall(limit, requested)
-        row["after"] = str(limit.limit - limit.used - limit.reserved - max(requested, Decimal(0)))
-        row["fits"] = requested <= 0 or limit.used + limit.reserved + requested <= limit.limit
-        rows.append(row)
-    return rows
-
-
 def quota_check(request: Request) -> None:
     """Refuse early (at submit) when the request cannot fit; nothing is reserved here."""
     demand = demand_of(request)

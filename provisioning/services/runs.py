@@ -139,10 +139,6 @@ def run_heartbeat(*, run_id: int, worker: str, log_chunk: str = "") -> bool:
     return Run.objects.filter(pk=run_id, status=RunStatus.RUNNING, worker=worker).update(**fields) == 1
 
 
-def run_finish(run: Run, status: str, *, worker: str, **fields) -> Run:
-    return run_move(run, status, actor_username=worker[:150], finished_at=timezone.now(), **fields)
-
-
 @transaction.atomic
 def run_cancel(*, actor, run: Run) -> Run:
     if run.status != RunStatus.QUEUED:
