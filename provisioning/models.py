@@ -307,6 +307,7 @@ class Request(EncryptedJSONMixin, models.Model):
     apply_run = models.ForeignKey(Run, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     approved_plan_sha256 = models.CharField(max_length=64, blank=True)
     policy_name = models.CharField(_("审批策略"), max_length=128, blank=True)
+    policy_name_en = english_name_field(128)
     # A retry after a failure: the next plan goes to the last stage only, earlier stages keep their approvals.
     retrying = models.BooleanField(default=False)
     error = models.TextField(_("错误"), blank=True)

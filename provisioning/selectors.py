@@ -1,15 +1,14 @@
 """Reads of provisioning, filtered to what the user may see (another agency's objects answer 404)."""
 from decimal import Decimal
 
-from django.conf import settings
 from django.db.models import F, Q, QuerySet
 from django.http import Http404
-from django.utils import translation
 from django.utils.translation import gettext as _
 
 from catalogue.choices import QuotaDimension
 from catalogue.models import Offering
 from portal.models import Agency, AuditEvent
+from portal.names import pick_name
 from portal.permissions import objects_for_user, user_can
 
 from .choices import (
@@ -22,7 +21,7 @@ from .choices import (
     RunStatus,
     StageStatus,
 )
-from .models import Approval, ApprovalPolicy, Instance, Notification, Request, Run
+from .models import Approval, Instance, Notification, Request, Run
 from .plan_summary import action_counts
 from .services.quotas import demand_of, limits_for
 from .services.reconcile import reconciliation_of, runs_awaiting_reconciliation
@@ -171,22 +170,6 @@ def request_timeline(request: Request):
     ).order_by("id")
 
 
-def request_policy_name(request: Request) -> str:
-    """The request's approval policy by name, in the reader's language. The request keeps the name the policy
-    had at submit; its English name is the one of the policy still called so (else the Chinese name shows)."""
-    name = request.policy_name
-    if not name:
-        return ""
-    builtin = set()
-    for code, _label in settings.LANGUAGES:
-        with translation.override(code):
-            builtin.add(_("内置默认审批"))
-    if name in builtin:  # stored in the language of whoever submitted
-        return _("内置默认审批")
-    policy = ApprovalPolicy.objects.filter(name=name).exclude(name_en="").order_by("pk").first()
-    return policy.display_name if policy else name
-
-
 def request_detail_context(user, request: Request) -> dict:
     """Everything the request page shows, and which actions this user may take on it."""
     open_stage = request.stages.filter(status=StageStatus.OPEN).first()
@@ -202,7 +185,7 @@ def request_detail_context(user, request: Request) -> dict:
     live_run = next((run for run in runs if run.status in RunStatus.active()), runs[0] if runs else None)
     return {
         "req": request,
-        "policy_name": request_policy_name(request),
+        "policy_name": pick_name(request.policy_name, request.policy_name_en),
         "stages": request.stages.prefetch_related("approvals__approver").order_by("order"),
         "plan": plan,
         "plan_counts": action_counts(plan.plan_summary) if plan and plan.status == RunStatus.SUCCEEDED else None,

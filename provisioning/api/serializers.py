@@ -71,7 +71,7 @@ class RequestSerializer(serializers.ModelSerializer):
         fields = [
             "id", "number", "kind", "status", "title", "justification", "agency", "agency_en", "requester", "offering", "cloud",
             "service", "instance", "parameters", "has_secret_parameters", "data_classification", "lease_months",
-            "monthly_cost", "usage", "policy_name", "error", "created_at", "submitted_at", "decided_at",
+            "monthly_cost", "usage", "policy_name", "policy_name_en", "error", "created_at", "submitted_at", "decided_at",
             "completed_at", "plan", "apply_run", "stages",
         ]
 

@@ -1,8 +1,10 @@
 """Choosing a request's approval policy and deciding which of its stages apply."""
 from decimal import Decimal, InvalidOperation
 
+from django.conf import settings
 from django.db.models import Q
 from django.utils.translation import gettext as _
+from django.utils.translation import override
 
 from portal.errors import DomainError
 
@@ -35,13 +37,17 @@ def policy_for(request: Request) -> ApprovalPolicy | None:
     return None
 
 
-def stage_snapshots(request: Request) -> tuple[str, list[dict]]:
-    """(policy name, copies of its stages) for the request to keep."""
+def stage_snapshots(request: Request) -> tuple[str, str, list[dict]]:
+    """(policy name, its English name, copies of its stages) for the request to keep."""
     policy = policy_for(request)
     if policy is None:
-        return _("内置默认审批"), [dict(stage) for stage in FALLBACK_STAGES]
+        with override(settings.LANGUAGE_CODE):
+            name = _("内置默认审批")
+        with override("en"):
+            name_en = _("内置默认审批")
+        return name, name_en, [dict(stage) for stage in FALLBACK_STAGES]
     stages = [stage.snapshot() for stage in policy.stages.order_by("order")]
-    return policy.name, stages
+    return policy.name, policy.name_en, stages
 
 
 def stage_applies(stage, request: Request) -> bool:

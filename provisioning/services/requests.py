@@ -277,11 +277,14 @@ def request_submit(*, actor: User, request: Request) -> Request:
         raise PermissionDenied(_("只有申请人本人可以提交该申请。"))
     if request.kind != RequestKind.DECOMMISSION:
         quotas.quota_check(request)
-    policy_name, stages = stage_snapshots(request)
+    policy_name, policy_name_en, stages = stage_snapshots(request)
     request.stages.all().delete()
     for order, stage in enumerate(stages, start=1):
         RequestStage.objects.create(request=request, order=order, **stage)
-    request_move(request, RequestStatus.SUBMITTED, actor=actor, submitted_at=timezone.now(), policy_name=policy_name)
+    request_move(
+        request, RequestStatus.SUBMITTED, actor=actor, submitted_at=timezone.now(),
+        policy_name=policy_name, policy_name_en=policy_name_en,
+    )
     if request.kind == RequestKind.EXTEND:
         # Nothing changes in the cloud: straight to the approvers.
         request_move(request, RequestStatus.AWAITING_APPROVAL, actor=None)

@@ -20,7 +20,7 @@ from provisioning.choices import (
     RunStatus,
     StageStatus,
 )
-from provisioning.models import Approval, Instance, Notification, QuotaLimit, Request, Run
+from provisioning.models import Approval, ApprovalPolicy, Instance, Notification, QuotaLimit, Request, Run
 from provisioning.services import requests as svc
 from provisioning.services.quotas import QuotaExceeded
 from tests.portal.factories import UserFactory
@@ -119,6 +119,23 @@ def test_policy_precedence(journey, cloud, agency):
     make_policy("按单位和规格", is_default=False, agency=agency, offering=offering,
                 stages=[{"name": "专门", "approver_role": "agency_approver"}])
     assert svc.stage_snapshots(create(journey["requester"], offering))[0] == "按单位和规格"
+
+
+def test_the_request_keeps_the_policy_name_in_both_languages(journey):
+    make_policy("按类别", is_default=False, tier="industry", stages=[{"name": "类别", "approver_role": "cloud_owner"}])
+    ApprovalPolicy.objects.filter(name="按类别").update(name_en="By tier")
+    request = submitted(journey["requester"], journey["offering"])
+    ApprovalPolicy.objects.filter(name="按类别").update(name="改名了", name_en="Renamed")
+    request.refresh_from_db()
+    assert (request.policy_name, request.policy_name_en) == ("按类别", "By tier")
+
+
+def test_the_builtin_policy_is_named_in_both_languages_whoever_submits(journey):
+    ApprovalPolicy.objects.all().delete()
+    with translation.override("en"):
+        request = submitted(journey["requester"], journey["offering"])
+    request.refresh_from_db()
+    assert (request.policy_name, request.policy_name_en) == ("内置默认审批", "Built-in default approval")
 
 
 def test_quota_refused_at_submit_names_dimension_limit_used_reserved_requested(journey, quota):
