@@ -18,6 +18,7 @@ from catalogue.module_schema import parse_variables, validate_values
 LOCALE_DIR = Path(settings.LOCALE_PATHS[0])
 DJANGO_PO = LOCALE_DIR / "en" / "LC_MESSAGES" / "django.po"
 MODULES_PO = LOCALE_DIR / "zh_Hans" / "LC_MESSAGES" / "modules.po"
+MODULES_PO_EN = LOCALE_DIR / "en" / "LC_MESSAGES" / "modules.po"
 # What `makemessages -l en --ignore=.venv --ignore=var --ignore=tests --ignore=terraform` leaves out.
 # makemessages skips dot-directories itself; the copy leaves out the committed catalogues too.
 NOT_SCANNED = {"var", "tests", "terraform", "locale"}
@@ -83,6 +84,17 @@ def test_every_module_text_has_a_chinese_translation():
     fuzzy = [text for text in sorted(texts) if catalogue.get(text) and catalogue.get(text).fuzzy]
     assert not missing, f"run manage.py module_messages and translate: {missing}"
     assert not fuzzy, f"fuzzy in {MODULES_PO}: {fuzzy}"
+
+
+def test_every_module_label_is_written_out_in_english():
+    labels = module_texts(Path(settings.TERRAFORM_MODULES_DIR), labels_only=True)
+    catalogue = read_catalogue(MODULES_PO_EN, "en")
+    missing = [label for label in sorted(labels) if not (catalogue.get(label) and catalogue.get(label).string.strip())]
+    assert not missing, f"run manage.py module_messages and write these labels out in {MODULES_PO_EN}: {missing}"
+    with translation.override("en"):
+        assert translate_module_text("Os image") == "Operating system image"
+        # Sentences are the module author's English and stay as written.
+        assert translate_module_text(ZONE_ERROR) == ZONE_ERROR
 
 
 @pytest.mark.django_db

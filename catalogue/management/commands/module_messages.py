@@ -11,21 +11,23 @@ from django.core.management.base import BaseCommand
 from catalogue.module_i18n import DOMAIN
 from catalogue.module_schema import attribute_label, object_attribute_names, parse_variables
 
-# Module texts are written in English; Chinese is the catalogue to keep up to date.
-LANGUAGES = ["zh_Hans"]
+# Module texts are written in English, so Chinese translates every text. English translates only the labels,
+# which are made from variable names ("os_image" → "Os image") and read better written out ("Operating system
+# image"); descriptions and validation messages are already the module author's English.
+LANGUAGES = ["zh_Hans", "en"]
+LABELS_ONLY = {"en"}
 
 
-def module_texts(modules_dir: Path) -> dict[str, set[str]]:
-    """msgid → the places it comes from ("vm/variables.tf:12")."""
+def module_texts(modules_dir: Path, *, labels_only: bool = False) -> dict[str, set[str]]:
+    """msgid → the places it comes from ("vm/variables.tf:12"); with `labels_only`, just the labels."""
     texts: dict[str, set[str]] = {}
     for variables_file in sorted(modules_dir.glob("*/variables.tf")):
         module = variables_file.parent.name
         for variable in parse_variables(variables_file.read_text(encoding="utf-8"), module=module):
             where = f"{module}/variables.tf:{variable.line or 0}"
             attribute_labels = [attribute_label(name) for name in object_attribute_names(variable.type)]
-            for text in (
-                variable.label, variable.description, *attribute_labels, *(rule.error_message for rule in variable.rules)
-            ):
+            sentences = () if labels_only else (variable.description, *(rule.error_message for rule in variable.rules))
+            for text in (variable.label, *attribute_labels, *sentences):
                 if text:
                     texts.setdefault(text, set()).add(where)
     return texts
@@ -35,8 +37,9 @@ class Command(BaseCommand):
     help = "Update locale/<lang>/LC_MESSAGES/modules.po from terraform/modules/*/variables.tf."
 
     def handle(self, *args, **options):
-        texts = module_texts(Path(settings.TERRAFORM_MODULES_DIR))
+        modules_dir = Path(settings.TERRAFORM_MODULES_DIR)
         for language in LANGUAGES:
+            texts = module_texts(modules_dir, labels_only=language in LABELS_ONLY)
             path = Path(settings.LOCALE_PATHS[0]) / language / "LC_MESSAGES" / f"{DOMAIN}.po"
             old = Catalog(locale=language)
             if path.exists():
