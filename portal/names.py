@@ -16,6 +16,11 @@ def pick_name(name: str, name_en: str) -> str:
     return name
 
 
+def both_names(name: str, name_en: str) -> dict:
+    """A name for a stored message (provisioning.models.render_message), shown in whichever language it is read."""
+    return {"zh-hans": name, "en": name_en or name}
+
+
 class EnglishNameMixin:
     """For models with `name` and `name_en`."""
 

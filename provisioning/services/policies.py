@@ -13,10 +13,10 @@ from ..models import ApprovalPolicy, Request
 
 # Built-in stages when no policy matches at all: the agency's approvers, then the cloud's owner.
 FALLBACK_STAGES = [
-    {"name": "单位审批", "approver_role": "agency_approver", "mode": "any", "required_approvals": 1,
-     "condition": "always", "condition_value": "", "sla_hours": 24},
-    {"name": "云主管部门审批", "approver_role": "cloud_owner", "mode": "any", "required_approvals": 1,
-     "condition": "always", "condition_value": "", "sla_hours": 24},
+    {"name": "单位审批", "name_en": "Agency approval", "approver_role": "agency_approver", "mode": "any",
+     "required_approvals": 1, "condition": "always", "condition_value": "", "sla_hours": 24},
+    {"name": "云主管部门审批", "name_en": "Cloud owner approval", "approver_role": "cloud_owner", "mode": "any",
+     "required_approvals": 1, "condition": "always", "condition_value": "", "sla_hours": 24},
 ]
 
 

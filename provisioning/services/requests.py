@@ -24,6 +24,7 @@ from catalogue.selectors import offering_variables
 from portal.choices import Role
 from portal.errors import Conflict, DomainError, PermissionDenied
 from portal.models import Agency, User
+from portal.names import both_names
 from portal.permissions import agency_group, cloud_group, user_can
 from portal.services import audit_record
 
@@ -337,8 +338,11 @@ def request_advance(request: Request) -> RequestStage | None:
             approvers,
             subject=gettext_noop("待您审批：%(number)s %(title)s"),
             body=gettext_noop("%(agency)s 的申请进入“%(stage)s”环节，月费用 ¥%(cost)s。请在 %(hours)s 小时内处理。"),
-            params={"number": request.number, "title": request.title, "agency": request.agency.name,
-                    "stage": stage.name, "cost": str(request.monthly_cost), "hours": stage.sla_hours},
+            params={
+                "number": request.number, "title": request.title,
+                "agency": both_names(request.agency.name, request.agency.name_en),
+                "stage": both_names(stage.name, stage.name_en), "cost": str(request.monthly_cost), "hours": stage.sla_hours,
+            },
             request=request,
         )
         return stage
@@ -423,7 +427,7 @@ def request_approve(*, actor: User, request: Request, comment: str = "") -> Requ
             [request.requester],
             subject=gettext_noop("审批进展：%(number)s 已通过“%(stage)s”"),
             body=gettext_noop("审批意见：%(comment)s") if comment.strip() else "",
-            params={"number": request.number, "stage": stage.name, "comment": comment.strip()},
+            params={"number": request.number, "stage": both_names(stage.name, stage.name_en), "comment": comment.strip()},
             request=request,
         )
         request_advance(request)
@@ -456,7 +460,7 @@ def request_reject(*, actor: User, request: Request, comment: str) -> Request:
         [request.requester],
         subject=gettext_noop("申请被驳回：%(number)s"),
         body=gettext_noop("“%(stage)s”环节驳回了您的申请。意见：%(comment)s"),
-        params={"number": request.number, "stage": stage.name, "comment": comment.strip()},
+        params={"number": request.number, "stage": both_names(stage.name, stage.name_en), "comment": comment.strip()},
         request=request,
     )
     return request
@@ -544,7 +548,7 @@ def request_remind_overdue() -> int:
                 stage_approvers(stage),
                 subject=gettext_noop("审批超时提醒：%(number)s"),
                 body=gettext_noop("“%(stage)s”环节已超过 %(hours)s 小时未处理，请尽快审批。"),
-                params={"number": stage.request.number, "stage": stage.name, "hours": stage.sla_hours},
+                params={"number": stage.request.number, "stage": both_names(stage.name, stage.name_en), "hours": stage.sla_hours},
                 request=stage.request,
             )
             RequestStage.objects.filter(pk=stage.pk).update(reminded_at=now)

@@ -4,7 +4,7 @@ import pytest
 from django.core import mail
 from django.utils import translation
 
-from provisioning.models import Notification
+from provisioning.models import Notification, PolicyStage
 from provisioning.services.notifications import notify
 from provisioning.tasks import notification_send
 from tests.provisioning.clients import signed_in
@@ -27,6 +27,20 @@ def test_the_stage_opening_message_reads_in_the_language_of_the_page(journey):
     page = english(client).get("/inbox/").content.decode()
     assert f"Awaiting your approval: {request.number}" in page
     assert "待您审批" not in page
+
+
+def test_stage_and_agency_names_in_a_message_follow_the_reader(journey):
+    agency = journey["requester"].agency
+    agency.name_en = "Provincial Data Bureau"
+    agency.save()
+    PolicyStage.objects.filter(name="单位审批").update(name_en="Agency sign-off")
+    awaiting(journey["requester"], journey["offering"])
+    note = Notification.objects.get(recipient=journey["approver"])
+    with translation.override("en"):
+        assert "Provincial Data Bureau" in note.body_text and "Agency sign-off" in note.body_text
+        assert agency.name not in note.body_text and "单位审批" not in note.body_text
+    with translation.override("zh-hans"):
+        assert agency.name in note.body_text and "单位审批" in note.body_text
 
 
 def test_a_message_written_before_the_reader_switched_follows_the_switch(journey):
