@@ -291,6 +291,10 @@ QUOTAS = {
     "tangshan": {"vcpu": 32, "memory_gb": 128, "storage_gb": 10240, "instances": 15, "buckets": 10, "monthly_cost": 30000},
 }
 
+# Each cloud's capacity, shared by every agency on it: the government cloud is the big one.
+CAPACITY = {"vcpu": 256, "memory_gb": 1024, "storage_gb": 102400, "instances": 200, "buckets": 200}
+CAPACITY_GOVERNMENT = {"vcpu": 2048, "memory_gb": 8192, "storage_gb": 1024000, "instances": 1000, "buckets": 1000}
+
 
 def load_policies() -> None:
     from provisioning.models import ApprovalPolicy, PolicyStage
@@ -304,12 +308,16 @@ def load_policies() -> None:
             })
 
 
-def load_quotas(agencies: dict[str, Agency]) -> None:
+def load_quotas(agencies: dict[str, Agency], clouds: list[Cloud]) -> None:
     from provisioning.models import QuotaLimit
 
     for code, limits in QUOTAS.items():
         for dimension, limit in limits.items():
             _sync(QuotaLimit, {"agency": agencies[code], "cloud": None, "dimension": dimension}, {"limit": Decimal(limit)})
+    for cloud in clouds:
+        capacity = CAPACITY_GOVERNMENT if cloud.tier == "government" else CAPACITY
+        for dimension, limit in capacity.items():
+            _sync(QuotaLimit, {"agency": None, "cloud": cloud, "dimension": dimension}, {"limit": Decimal(limit)})
 
 
 @transaction.atomic
@@ -318,5 +326,5 @@ def load_demo() -> dict[str, int]:
     clouds = load_catalogue(agencies)
     users = load_users(agencies, clouds)
     load_policies()
-    load_quotas(agencies)
+    load_quotas(agencies, clouds)
     return {"agencies": len(agencies), "clouds": len(clouds), "users": len(users)}

@@ -90,4 +90,5 @@ def nav_for_user(user) -> dict[str, bool]:
         "approvals": signs,
         "instances": bool(roles & {Role.REQUESTER, Role.AGENCY_APPROVER})
         or user_can(user, "provisioning.view_instance"),
+        "capacity": Role.CLOUD_OWNER in roles or user_can(user, "provisioning.view_quotalimit"),
     }

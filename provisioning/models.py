@@ -7,6 +7,7 @@ import uuid
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils.numberformat import format as number_format
@@ -405,25 +406,43 @@ class Approval(models.Model):
 
 
 class QuotaLimit(models.Model):
-    """How much of one dimension an agency may hold, on one cloud or (cloud empty) across all clouds."""
+    """How much of one dimension may be held: by an agency on one cloud, by an agency across all clouds (cloud
+    empty), or by all agencies together on one cloud (agency empty: the cloud's capacity). All three are
+    reserved and consumed the same way (provisioning.services.quotas)."""
 
-    agency = models.ForeignKey(Agency, verbose_name=_("单位"), on_delete=models.CASCADE, related_name="quota_limits")
+    agency = models.ForeignKey(
+        Agency, verbose_name=_("单位"), null=True, blank=True, on_delete=models.CASCADE, related_name="quota_limits",
+        help_text=_("留空表示这是云的容量：所有单位在这朵云上合计不能超过此上限。"),
+    )
     cloud = models.ForeignKey(Cloud, verbose_name=_("云"), null=True, blank=True, on_delete=models.CASCADE)
     dimension = models.CharField(_("维度"), max_length=16, choices=QuotaDimension.choices)
     limit = models.DecimalField(_("上限"), max_digits=14, decimal_places=2)
     used = models.DecimalField(_("已使用"), max_digits=14, decimal_places=2, default=Decimal("0"))
     reserved = models.DecimalField(_("已预留"), max_digits=14, decimal_places=2, default=Decimal("0"))
 
+    # What a cloud's capacity can be counted in: resources, not money.
+    CAPACITY_DIMENSIONS = (
+        QuotaDimension.VCPU, QuotaDimension.MEMORY_GB, QuotaDimension.STORAGE_GB, QuotaDimension.INSTANCES,
+        QuotaDimension.BUCKETS,
+    )
+
     class Meta:
-        verbose_name = _("配额")
-        verbose_name_plural = pgettext_lazy("plural", "配额")
+        verbose_name = _("配额与容量")
+        verbose_name_plural = pgettext_lazy("plural", "配额与容量")
         ordering = ["agency", "cloud", "dimension"]
         constraints = [
             models.UniqueConstraint(
-                fields=["agency", "cloud", "dimension"], condition=Q(cloud__isnull=False), name="quota_per_cloud_unique"
+                fields=["agency", "cloud", "dimension"], condition=Q(cloud__isnull=False, agency__isnull=False),
+                name="quota_per_cloud_unique",
             ),
             models.UniqueConstraint(
                 fields=["agency", "dimension"], condition=Q(cloud__isnull=True), name="quota_all_clouds_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["cloud", "dimension"], condition=Q(agency__isnull=True), name="capacity_per_cloud_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(agency__isnull=False) | Q(cloud__isnull=False), name="quota_has_agency_or_cloud"
             ),
             models.CheckConstraint(condition=Q(limit__gte=0), name="quota_limit_non_negative"),
             models.CheckConstraint(condition=Q(used__gte=0), name="quota_used_non_negative"),
@@ -431,12 +450,26 @@ class QuotaLimit(models.Model):
         ]
 
     def __str__(self) -> str:
+        if self.is_capacity:
+            return f"{self.cloud} · {_('容量')} · {self.get_dimension_display()}"
         scope = self.cloud.name if self.cloud_id else _("全部云")
         return f"{self.agency} · {scope} · {self.get_dimension_display()}"
 
     @property
+    def is_capacity(self) -> bool:
+        return self.agency_id is None
+
+    @property
     def available(self) -> Decimal:
         return self.limit - self.used - self.reserved
+
+    def clean(self):
+        super().clean()
+        if self.agency_id is None and self.cloud_id is None:
+            raise ValidationError(_("请选择单位（单位配额）或云（云容量），至少选择一项。"))
+        if self.is_capacity and self.dimension and self.dimension not in self.CAPACITY_DIMENSIONS:
+            raise ValidationError({"dimension": _("云容量按资源计算，不能按“%(dimension)s”设置。") % {
+                "dimension": QuotaDimension(self.dimension).label}})
 
 
 class QuotaReservation(models.Model):

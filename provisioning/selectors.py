@@ -3,13 +3,13 @@ from decimal import Decimal
 
 from django.db.models import F, Q, QuerySet
 from django.http import Http404
-from django.utils.translation import gettext as _
 
 from catalogue.choices import QuotaDimension
-from catalogue.models import Offering
+from catalogue.models import Cloud, Offering
+from portal.choices import Role
 from portal.models import Agency, AuditEvent
 from portal.names import pick_name
-from portal.permissions import objects_for_user, user_can
+from portal.permissions import has_role, objects_for_user, user_can
 
 from .choices import (
     DriftStatus,
@@ -21,9 +21,9 @@ from .choices import (
     RunStatus,
     StageStatus,
 )
-from .models import Approval, Instance, Notification, Request, Run
+from .models import Approval, Instance, Notification, QuotaLimit, Request, Run
 from .plan_summary import action_counts
-from .services.quotas import demand_of, limits_for
+from .services.quotas import demand_of, limit_scope, limits_for
 from .services.reconcile import reconciliation_of, runs_awaiting_reconciliation
 from .services.requests import cost_estimate, stage_group
 
@@ -237,26 +237,34 @@ def request_quota_table(request: Request) -> list[dict]:
             "limit_id", "amount"
         ):
             own_reserved[limit_id] = own_reserved.get(limit_id, Decimal(0)) + amount
+    # The agency's pending requests anywhere, and every agency's on this cloud (for the cloud's capacity).
+    cloud_id = request.offering.cloud_id
     pending = [
-        (other.offering.cloud_id, demand_of(other))
-        for other in Request.objects.filter(agency=request.agency_id, status__in=PENDING_STATUSES)
+        (other.agency_id, other.offering.cloud_id, demand_of(other))
+        for other in Request.objects.filter(Q(agency=request.agency_id) | Q(offering__cloud=cloud_id),
+                                            status__in=PENDING_STATUSES)
         .exclude(pk=request.pk)
         .select_related("offering", "instance")
     ]
     rows = []
-    for limit in limits_for(request).select_related("cloud").order_by(F("cloud").asc(nulls_last=True), "dimension"):
+    for limit in limits_for(request).select_related("cloud").order_by(
+        F("agency").asc(nulls_last=True), F("cloud").asc(nulls_last=True), "dimension"
+    ):
         dimension = limit.dimension
         requested = demand.get(dimension, Decimal(0))
         reserved = limit.reserved - own_reserved.get(limit.pk, Decimal(0))
         pending_amount = sum(
             (max(other.get(dimension, Decimal(0)), Decimal(0))
-             for cloud_id, other in pending if limit.cloud_id is None or cloud_id == limit.cloud_id),
+             for agency_id, other_cloud, other in pending
+             if (limit.agency_id is None or agency_id == limit.agency_id)
+             and (limit.cloud_id is None or other_cloud == limit.cloud_id)),
             Decimal(0),
         )
         after = limit.limit - limit.used - reserved - max(requested, Decimal(0))
         fits = requested <= 0 or limit.used + reserved + requested <= limit.limit
         rows.append({
-            "scope": limit.cloud.name if limit.cloud_id else _("全部云"),
+            "scope": limit_scope(limit),
+            "capacity": limit.is_capacity,
             "dimension": QuotaDimension(dimension).label,
             "dimension_code": dimension,
             "limit": limit.limit,
@@ -282,3 +290,37 @@ def request_estimate(*, offering: Offering, parameters: dict, agency: Agency) ->
         "usage": [(QuotaDimension(dim).label, Decimal(amount)) for dim, amount in usage.items()],
         "quota_rows": request_quota_table(draft),
     }
+
+
+def capacity_for_user(user) -> list[dict] | None:
+    """Each cloud's capacity the user may watch, per dimension: the limit, what is used, what approved requests
+    reserved, and the headroom. Cloud owners see their own clouds; those who read quotas see every cloud. None
+    for anybody else (the page refuses them)."""
+    if user_can(user, "provisioning.view_quotalimit"):
+        clouds = Cloud.objects.all()
+    elif has_role(user, Role.CLOUD_OWNER):
+        clouds = objects_for_user(user, "catalogue.own_cloud", Cloud.objects.all())
+    else:
+        return None
+    limits = QuotaLimit.objects.filter(agency__isnull=True, cloud__in=clouds).order_by("dimension")
+    by_cloud: dict[int, list[QuotaLimit]] = {}
+    for limit in limits:
+        by_cloud.setdefault(limit.cloud_id, []).append(limit)
+    sheets = []
+    for cloud in clouds.order_by("tier", "slug"):
+        rows = []
+        for limit in by_cloud.get(cloud.pk, []):
+            taken = limit.used + limit.reserved
+            rows.append({
+                "dimension": QuotaDimension(limit.dimension).label,
+                "dimension_code": limit.dimension,
+                "limit": limit.limit,
+                "used": limit.used,
+                "reserved": limit.reserved,
+                "available": limit.available,
+                "taken": taken,
+                "high": limit.limit * Decimal("0.8"),  # the meter turns amber from here
+                "percent": int(taken * 100 / limit.limit) if limit.limit else 100,
+            })
+        sheets.append({"cloud": cloud, "rows": rows, "full": any(row["available"] <= 0 for row in rows)})
+    return sheets

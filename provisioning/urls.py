@@ -19,6 +19,7 @@ urlpatterns = [
     # Before the day-2 pattern, whose <slug:kind> would take "drift-check" too.
     path("instances/<int:pk>/drift-check/", views.InstanceDriftCheckView.as_view(), name="instance_drift_check"),
     path("instances/<int:pk>/<slug:kind>/", views.InstanceChangeView.as_view(), name="instance_change"),
+    path("capacity/", views.CapacityView.as_view(), name="capacity"),
     path("operations/", views.OperationsView.as_view(), name="operations"),
     path("operations/runs/<int:pk>/reconcile/", views.RunReconcileView.as_view(), name="run_reconcile"),
     path("operations/runs/<int:pk>/recheck/", views.RunRecheckView.as_view(), name="run_recheck"),

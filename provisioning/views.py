@@ -34,6 +34,7 @@ from .forms import (
 )
 from .selectors import (
     approval_inbox_for_user,
+    capacity_for_user,
     instance_attention_list_for_user,
     instance_get_for_drift_check,
     instance_get_for_user,
@@ -408,6 +409,19 @@ class InstanceChangeView(LoginRequiredMixin, TemplateView):
                 if not apply_domain_error(exc, *targets):
                     form.add_error(None, exc.message)
         return self.render_to_response(self.get_context_data(forms=(parameters_form, form)))
+
+
+class CapacityView(LoginRequiredMixin, TemplateView):
+    """云容量: each cloud's capacity per dimension, what is used and reserved, and the headroom; for the clouds'
+    owners (their own clouds) and for operators (every cloud)."""
+
+    template_name = "provisioning/capacity.html"
+
+    def get_context_data(self, **kwargs):
+        sheets = capacity_for_user(self.request.user)
+        if sheets is None:
+            raise PermissionDenied(_("云容量只对云主管部门和运维人员开放。"))
+        return super().get_context_data(sheets=sheets, **kwargs)
 
 
 class OperationsView(LoginRequiredMixin, TemplateView):

@@ -1,5 +1,8 @@
 """Quotas that cannot race: checked at submit, reserved at final approval with the limit rows locked,
-consumed by a successful apply, released by reject, cancel, failure and destroy."""
+consumed by a successful apply, released by reject, cancel, failure and destroy.
+
+A cloud's capacity is a limit row with no agency: every agency's requests on that cloud reserve against it in
+the same locked transaction as their own quotas, so capacity cannot be raced either."""
 from decimal import Decimal
 
 from django.db import transaction
@@ -11,17 +14,24 @@ from catalogue.choices import QuotaDimension
 from portal.errors import DomainError
 from portal.services import audit_record
 
-from ..choices import RESERVATION_TRANSITIONS, ReservationStatus
-from ..models import QuotaLimit, QuotaReservation, Request
+from ..choices import RESERVATION_TRANSITIONS, InstanceStatus, ReservationStatus
+from ..models import Instance, QuotaLimit, QuotaReservation, Request
 from .transitions import compare_and_set
 
 
 class QuotaExceeded(DomainError):
     def __init__(self, shortfalls: list[dict]):
         first = shortfalls[0]
-        message = _(
-            "超出配额：%(scope)s的%(dimension)s上限为 %(limit)s，已使用 %(used)s，已预留 %(reserved)s，本次申请 %(requested)s。"
-        ) % first
+        if first["capacity"]:
+            message = _(
+                "超出云容量：%(scope)s的%(dimension)s容量为 %(limit)s，已使用 %(used)s，已预留 %(reserved)s，"
+                "本次申请 %(requested)s。请联系云主管部门扩容，或改选其他云。"
+            ) % first
+        else:
+            message = _(
+                "超出配额：%(scope)s的%(dimension)s上限为 %(limit)s，已使用 %(used)s，已预留 %(reserved)s，"
+                "本次申请 %(requested)s。"
+            ) % first
         super().__init__(message, code="quota_exceeded", params={"shortfalls": shortfalls})
         self.shortfalls = shortfalls
 
@@ -67,15 +77,41 @@ def demand_of(request: Request) -> dict[str, Decimal]:
 
 
 def limits_for(request: Request):
-    """The limits that bind this request: its agency's on its cloud and its agency's across all clouds."""
-    return QuotaLimit.objects.filter(agency=request.agency).filter(
-        Q(cloud=request.offering.cloud_id) | Q(cloud__isnull=True)
+    """The limits that bind this request: its agency's on its cloud, its agency's across all clouds, and its
+    cloud's capacity (shared by every agency)."""
+    cloud = request.offering.cloud_id
+    return QuotaLimit.objects.filter(
+        Q(agency=request.agency, cloud=cloud) | Q(agency=request.agency, cloud__isnull=True)
+        | Q(agency__isnull=True, cloud=cloud)
+    )
+
+
+def limit_scope(limit: QuotaLimit) -> str:
+    """Where a limit holds, in words: "政务云", "全部云", or "政务云（云容量）"."""
+    if limit.is_capacity:
+        return _("%(cloud)s（云容量）") % {"cloud": limit.cloud.display_name}
+    return limit.cloud.display_name if limit.cloud_id else _("全部云")
+
+
+def in_use(limit: QuotaLimit) -> Decimal:
+    """What the instances that exist now hold in the limit's dimension and scope: a new limit starts from this,
+    not from zero, so a cloud with instances already running does not look empty."""
+    instances = Instance.objects.filter(status__in=InstanceStatus.active())
+    if limit.agency_id:
+        instances = instances.filter(agency=limit.agency_id)
+    if limit.cloud_id:
+        instances = instances.filter(offering__cloud=limit.cloud_id)
+    if limit.dimension == QuotaDimension.MONTHLY_COST:
+        return sum((instance.monthly_cost for instance in instances.only("monthly_cost")), Decimal(0))
+    return sum(
+        (Decimal(str(instance.usage.get(limit.dimension, 0))) for instance in instances.only("usage")), Decimal(0)
     )
 
 
 def _shortfall(limit: QuotaLimit, requested: Decimal) -> dict:
     return {
-        "scope": limit.cloud.name if limit.cloud_id else _("全部云"),
+        "capacity": limit.is_capacity,
+        "scope": limit.cloud.display_name if limit.is_capacity else limit_scope(limit),
         "dimension": QuotaDimension(limit.dimension).label,
         "dimension_code": limit.dimension,
         "limit": str(limit.limit),

@@ -27,7 +27,7 @@ from provisioning.choices import (
     RunStatus,
     StageStatus,
 )
-from provisioning.models import Approval, QuotaReservation, Request
+from provisioning.models import Approval, QuotaLimit, QuotaReservation, Request
 from provisioning.services import requests as svc
 from provisioning.services.quotas import QuotaExceeded, demand_of, quota_reserve
 from tests.provisioning.conftest import VM, finish_run
@@ -166,16 +166,26 @@ def test_concurrent_final_approvals_reserve_exactly_what_fits(
     assert broken is None and checked == AuditEvent.objects.count()
 
 
-def test_the_limit_row_locks_alone_keep_reservations_within_the_limit(postgresql, requester, offering, quota):
+@pytest.mark.parametrize("limit_of", ["agency", "cloud"], ids=["agency-quota", "cloud-capacity"])
+def test_the_limit_row_locks_alone_keep_reservations_within_the_limit(
+    postgresql, requester, other_requester, offering, quota, limit_of
+):
     """The same race one level down, at quota_reserve itself, with no approval and no audit event around it:
     the audit trail's chain lock serializes audited transactions too, so this shows the limit rows' own locks
-    are what keeps the sum of reservations within the limit."""
+    are what keeps the sum of reservations within the limit. A cloud's capacity is raced by two agencies'
+    requests at once, half each."""
+    requesters = [requester, other_requester] if limit_of == "cloud" else [requester]
     requests = [
-        svc.request_create(actor=requester, offering=offering, parameters=dict(VM), justification="并发预留")
-        for _ in range(REQUESTS)
+        svc.request_create(actor=requesters[n % len(requesters)], offering=offering, parameters=dict(VM),
+                           justification="并发预留")
+        for n in range(REQUESTS)
     ]
     demand = demand_of(requests[0])
-    vcpu = quota(QuotaDimension.VCPU, FITS * demand[QuotaDimension.VCPU])
+    if limit_of == "cloud":
+        vcpu = QuotaLimit.objects.create(agency=None, cloud=offering.cloud, dimension=QuotaDimension.VCPU,
+                                         limit=FITS * demand[QuotaDimension.VCPU])
+    else:
+        vcpu = quota(QuotaDimension.VCPU, FITS * demand[QuotaDimension.VCPU])
     audit_before = AuditEvent.objects.count()
 
     sessions = max(1, min(REQUESTS, free_sessions() - SESSION_MARGIN))
