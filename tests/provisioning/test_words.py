@@ -119,8 +119,8 @@ def test_english_pages_use_the_module_labels_in_english(journey):
     request = completed(journey)
     page = english(journey["requester"]).get(detail_url(request)).content.decode()
     shown = facts(page)
-    assert shown["Flavor"] == "medium" and shown["Data disk gb"] == "100"
-    assert "规格" not in shown
+    assert shown["Machine size"] == "medium" and shown["Data disk (GB)"] == "100"
+    assert "规格" not in shown and "Data disk gb" not in shown
 
 
 def test_plan_summary_shows_changes_in_plain_words_not_python_reprs(journey):
