@@ -4,7 +4,7 @@ from decimal import Decimal
 from functools import lru_cache
 
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
@@ -184,6 +184,14 @@ class Offering(models.Model):
     unit_prices = models.JSONField(_("单价（元/单位/月）"), default=dict, blank=True)
     # How request parameters become usage per dimension; see catalogue.pricing.
     usage_rules = models.JSONField(_("用量规则"), default=dict, blank=True)
+    # The lease a request gets unless it asks otherwise, and the longest one it may ask for (and extend by).
+    lease_default_months = models.PositiveSmallIntegerField(
+        _("默认租期（月）"), default=12, validators=[MinValueValidator(1), MaxValueValidator(60)]
+    )
+    lease_max_months = models.PositiveSmallIntegerField(
+        _("最长租期（月）"), default=36, validators=[MinValueValidator(1), MaxValueValidator(60)],
+        help_text=_("申请和每次续期最多可选的月数，不超过 60。"),
+    )
 
     class Meta:
         verbose_name = _("服务规格")
@@ -225,6 +233,9 @@ class Offering(models.Model):
                 raise ValidationError(
                     {"allowed_classifications": _("规格的数据分级只能是所在云允许分级的子集。")}
                 )
+        if self.lease_default_months and self.lease_max_months and self.lease_default_months > self.lease_max_months:
+            raise ValidationError({"lease_default_months": _("默认租期不能超过最长租期（%(max)s 个月）。") % {
+                "max": self.lease_max_months}})
         if self.module_id and self.service_id and self.module.name != self.service.module_name:
             raise ValidationError({"module": _("模块与服务不符：该服务使用模块 %(name)s。") % {"name": self.service.module_name}})
         if self.module_id and self.cloud_id:

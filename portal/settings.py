@@ -334,6 +334,9 @@ CELERY_BEAT_SCHEDULE = {
     "run-janitor": {"task": "provisioning.tasks.janitor", "schedule": float(JANITOR_INTERVAL_SECONDS)},
     "approval-reminders": {"task": "provisioning.tasks.approval_reminders", "schedule": 900.0},
     "drift-checks": {"task": "provisioning.tasks.drift_checks", "schedule": 3600.0},
+    # Lease warnings (7 and 1 days before) and the decommission at expiry; idempotent, so the interval only
+    # sets how soon after midnight (Asia/Shanghai) a lease's day is acted on.
+    "lease-sweep": {"task": "provisioning.tasks.lease_sweep", "schedule": float(env_int("LEASE_SWEEP_SECONDS", 3600))},
 }
 # Every active instance gets a refresh-only plan (a drift check) when its last one is older than this; 0: never.
 DRIFT_CHECK_HOURS = env_int("DRIFT_CHECK_HOURS", 24)

@@ -32,6 +32,8 @@ class ProvisioningConfig(AppConfig):
             "instance.created": _("资源已创建"),
             "instance.modified": _("资源已变更"),
             "instance.lease_extended": _("租期已延长"),
+            "instance.lease_warned": _("已提醒租期即将到期"),
+            "instance.lease_expired": _("租期已到期，已自动发起退订"),
             "instance.destroyed": _("资源已销毁"),
             "workspace.lock_released": _("释放失效的状态锁"),
         })

@@ -1,6 +1,7 @@
 """Forms of the request journey: the request's own fields beside the module's parameter form, decisions,
 the day-2 changes, and an operator's verdict on a run that lost its worker."""
 from django import forms
+from django.core.validators import MaxValueValidator
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext
@@ -24,6 +25,8 @@ class RequestForm(PortalFormMixin, forms.Form):
 
     def __init__(self, *args, offering: Offering, **kwargs):
         super().__init__(*args, **kwargs)
+        lease_within(self.fields["lease_months"], offering)
+        self.fields["lease_months"].initial = offering.lease_default_months
         self.fields["data_classification"].choices = [
             (level, DataClassification(level).label) for level in offering.effective_classifications
         ]
@@ -42,6 +45,21 @@ class DecisionForm(PortalFormMixin, forms.Form):
 class ExtendForm(PortalFormMixin, forms.Form):
     lease_months = forms.IntegerField(label=_("续期（月）"), min_value=1, max_value=60, initial=12)
     justification = forms.CharField(label=_("理由"), widget=forms.Textarea(attrs={"rows": 2}), max_length=2000)
+
+    def __init__(self, *args, offering: Offering | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if offering is not None:
+            lease_within(self.fields["lease_months"], offering)
+            self.fields["lease_months"].initial = min(offering.lease_default_months, offering.lease_max_months)
+
+
+def lease_within(field: forms.IntegerField, offering: Offering) -> None:
+    """Bound a lease field by the offering's longest lease, and say so under it."""
+    field.max_value = offering.lease_max_months
+    field.validators = [v for v in field.validators if not isinstance(v, MaxValueValidator)]
+    field.validators.append(MaxValueValidator(offering.lease_max_months))
+    field.widget.attrs["max"] = offering.lease_max_months
+    field.help_text = _("1 到 %(max)s 个月。") % {"max": offering.lease_max_months}
 
 
 class DecommissionForm(PortalFormMixin, forms.Form):

@@ -509,6 +509,12 @@ class Instance(models.Model):
     monthly_cost = models.DecimalField(_("月费用（元）"), max_digits=12, decimal_places=2, default=Decimal("0"))
     usage = models.JSONField(_("用量"), default=dict, blank=True)
     lease_end = models.DateField(_("租期截止"), null=True, blank=True)
+    # What the lease sweep (provisioning.services.leases) has done for the lease ending on `lease_end`: the
+    # shortest warning sent (7 or 1 days before) and whether the expiry was acted on. An extension moves
+    # lease_end, so the next lease starts with nothing sent.
+    lease_warned_for = models.DateField(null=True, blank=True, editable=False)
+    lease_warned_days = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
+    lease_expiry_handled_for = models.DateField(null=True, blank=True, editable=False)
     drift_status = models.CharField(_("漂移"), max_length=16, choices=DriftStatus.choices, default=DriftStatus.UNKNOWN)
     drift_checked_at = models.DateTimeField(_("漂移检查时间"), null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
@@ -543,6 +549,8 @@ class Notification(models.Model):
 
     recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
     request = models.ForeignKey(Request, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    # A message about a resource rather than a request (a lease ending soon) links to the resource.
+    instance = models.ForeignKey(Instance, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     subject = models.CharField(_("主题"), max_length=200)
     body = models.TextField(_("内容"), blank=True)
     subject_msgid = models.TextField(blank=True, editable=False)

@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from .models import Notification, Run
 from .outcomes import janitor_sweep
 from .runner import execute, worker_name
+from .services import leases
 from .services.notifications import notification_language
 from .services.reconcile import drift_sweep
 from .services.requests import request_remind_overdue
@@ -70,6 +71,14 @@ def notification_send(notification_id: int) -> None:
 @shared_task(ignore_result=True)
 def approval_reminders() -> int:
     return request_remind_overdue()
+
+
+@shared_task(ignore_result=True)
+def lease_sweep() -> dict:
+    done = leases.lease_sweep()
+    if any(done.values()):
+        logger.info("lease sweep: %s", done)
+    return done
 
 
 @shared_task(ignore_result=True)

@@ -373,7 +373,7 @@ class InstanceChangeView(LoginRequiredMixin, TemplateView):
             form_class = change_parameters_form_class(self.instance)
             return form_class(data, prefix="p", initial=self.instance.parameters), ModifyJustificationForm(data)
         if kind == RequestKind.EXTEND:
-            return None, ExtendForm(data)
+            return None, ExtendForm(data, offering=self.instance.offering)
         return None, DecommissionForm(data, instance_name=self.instance.name)
 
     def get_context_data(self, **kwargs):
@@ -496,6 +496,8 @@ class NotificationOpenView(LoginRequiredMixin, View):
         notification_mark_read(actor=request.user, notification=notification)
         if notification.request_id:
             return redirect("provisioning:request_detail", pk=notification.request_id)
+        if notification.instance_id:
+            return redirect("provisioning:instance_detail", pk=notification.instance_id)
         return HttpResponseRedirect(reverse("provisioning:notification_list"))
 
 

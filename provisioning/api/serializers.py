@@ -85,7 +85,8 @@ class RequestCreateSerializer(serializers.Serializer):
     title = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
     justification = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
     data_classification = serializers.ChoiceField(choices=DataClassification.choices, default=DataClassification.INTERNAL)
-    lease_months = serializers.IntegerField(min_value=1, max_value=60, default=12)
+    # Empty: the offering's default lease; at most the offering's longest (the service refuses more).
+    lease_months = serializers.IntegerField(min_value=1, max_value=60, required=False, allow_null=True, default=None)
     submit = serializers.BooleanField(default=True)
 
 

@@ -3,12 +3,13 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import override
 
-from ..models import Notification, Request, render_message
+from ..models import Instance, Notification, Request, render_message
 from ..wakeups import wake_notification
 
 
 def notify(
-    recipients, *, subject: str, body: str = "", params: dict | None = None, request: Request | None = None
+    recipients, *, subject: str, body: str = "", params: dict | None = None, request: Request | None = None,
+    instance: Instance | None = None,
 ) -> list[Notification]:
     """Write each recipient's inbox entry; the email goes out once the transaction commits.
 
@@ -27,7 +28,7 @@ def notify(
         seen.add(user.pk)
         created.append(
             Notification.objects.create(
-                recipient=user, request=request, subject=subject_zh, body=body_zh,
+                recipient=user, request=request, instance=instance, subject=subject_zh, body=body_zh,
                 subject_msgid=subject, body_msgid=body, params=params,
             )
         )

@@ -166,6 +166,15 @@ def stage_approvers(stage: RequestStage):
     )
 
 
+def _check_lease(offering: Offering, months: int, what: str) -> None:
+    if not 1 <= months <= offering.lease_max_months:
+        raise DomainError(
+            _("%(what)s应在 1 到 %(max)s 个月之间：此服务规格最长 %(max)s 个月。")
+            % {"what": what, "max": offering.lease_max_months},
+            field="lease_months",
+        )
+
+
 def _grant_viewers(request: Request) -> None:
     assign_perm("provisioning.view_request", request.requester, request)
     assign_perm("provisioning.cancel_request", request.requester, request)
@@ -184,17 +193,18 @@ def request_create(
     title: str = "",
     justification: str = "",
     data_classification: int = DataClassification.INTERNAL,
-    lease_months: int = 12,
+    lease_months: int | None = None,
     agency: Agency | None = None,
 ) -> Request:
-    """A draft request for a new resource; parameters are checked against the module now."""
+    """A draft request for a new resource; parameters are checked against the module now. The lease is the
+    offering's default unless one is asked for, within the offering's longest."""
     agency = agency or actor.agency
     if agency is None or not user_can(actor, "portal.request_for_agency", agency):
         raise PermissionDenied(_("您不能代表该单位提交申请。"))
     _check_offering(offering)
     _check_classification(offering, int(data_classification))
-    if not 1 <= int(lease_months) <= 60:
-        raise DomainError(_("租期应在 1 到 60 个月之间。"), field="lease_months")
+    lease_months = offering.lease_default_months if lease_months is None else int(lease_months)
+    _check_lease(offering, lease_months, _("租期"))
     plain, secret = clean_parameters(offering, parameters)
     cost, usage = cost_estimate(offering, {**plain, **secret})
     request = Request(
@@ -233,6 +243,18 @@ def request_create_day2(
         raise DomainError(_("未知的变更类型。"))
     if not user_can(actor, "portal.request_for_agency", instance.agency):
         raise PermissionDenied(_("您不能代表该单位提交申请。"))
+    return day2_draft(
+        instance=instance, kind=kind, requester=actor, actor=actor, parameters=parameters,
+        lease_months=lease_months, justification=justification,
+    )
+
+
+def day2_draft(
+    *, instance: Instance, kind: str, requester: User, actor: User | None, parameters: dict | None = None,
+    lease_months: int = 12, justification: str = "", details: dict | None = None,
+) -> Request:
+    """The draft itself, for `requester`, once whoever asks may: the requester (request_create_day2) or the
+    portal on the agency's behalf (an expired lease, provisioning.services.leases; `actor` None)."""
     if instance.status != InstanceStatus.ACTIVE:
         raise Conflict(_("资源当前为“%(status)s”，不能发起变更。") % {"status": instance.get_status_display()})
     if Request.objects.filter(instance=instance, status__in=RequestStatus.active()).exists():
@@ -250,7 +272,7 @@ def request_create_day2(
         kind=kind,
         title=f"{labels[kind]} · {instance.name}"[:128],
         justification=justification,
-        requester=actor,
+        requester=requester,
         agency=instance.agency,
         offering=offering,
         instance=instance,
@@ -261,12 +283,14 @@ def request_create_day2(
         monthly_cost=cost if kind != RequestKind.EXTEND else instance.monthly_cost,
         usage=usage if kind != RequestKind.EXTEND else instance.usage,
     )
-    if kind == RequestKind.EXTEND and not 1 <= int(lease_months) <= 60:
-        raise DomainError(_("续期应在 1 到 60 个月之间。"), field="lease_months")
+    if kind == RequestKind.EXTEND:
+        _check_lease(offering, int(lease_months), _("续期"))
     request.secret_parameters = secret
     request.save()
     _grant_viewers(request)
-    audit_record(actor=actor, action="request.create", obj=request, agency=request.agency, details={"kind": kind})
+    audit_record(
+        actor=actor, action="request.create", obj=request, agency=request.agency, details={"kind": kind, **(details or {})}
+    )
     return request
 
 
@@ -276,6 +300,11 @@ def request_submit(*, actor: User, request: Request) -> Request:
     request = Request.objects.select_for_update().get(pk=request.pk)
     if request.requester_id != actor.pk:
         raise PermissionDenied(_("只有申请人本人可以提交该申请。"))
+    return submit_draft(request, actor=actor)
+
+
+def submit_draft(request: Request, *, actor: User | None) -> Request:
+    """Submit a locked draft, once whoever submits may (`actor` None: the portal, for an expired lease)."""
     if request.kind != RequestKind.DECOMMISSION:
         quotas.quota_check(request)
     policy_name, policy_name_en, stages = stage_snapshots(request)
