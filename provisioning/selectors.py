@@ -9,7 +9,7 @@ from catalogue.models import Cloud, Offering
 from portal.choices import Role
 from portal.models import Agency, AuditEvent
 from portal.names import pick_name
-from portal.permissions import has_role, objects_for_user, user_can
+from portal.permissions import agencies_where, clouds_where, has_role, objects_for_user, user_can
 
 from .choices import (
     DriftStatus,
@@ -28,11 +28,26 @@ from .services.reconcile import reconciliation_of, runs_awaiting_reconciliation
 from .services.requests import cost_estimate, stage_group
 
 
+def request_scope(user) -> Q:
+    """Whose requests a user reads without a grant on each: their own, and their agency's if they approve for
+    it. Those who sign a later stage (cloud owners, reviewers) get a grant on the request when it opens."""
+    return Q(requester=user) | Q(agency__in=agencies_where(user, "portal.approve_for_agency"))
+
+
+def instance_scope(user) -> Q:
+    """Whose resources a user reads: their agency's (requesters and approvers), and those on the clouds they
+    own. An object grant on one instance is the exception beside it."""
+    return Q(agency__in=agencies_where(user, "portal.request_for_agency", "portal.approve_for_agency")) | Q(
+        offering__cloud__in=clouds_where(user, "catalogue.own_cloud")
+    )
+
+
 def request_list_for_user(user, *, status: str | None = None, mine: bool = False) -> QuerySet[Request]:
     requests = objects_for_user(
         user,
         "provisioning.view_request",
         Request.objects.select_related("offering", "offering__cloud", "offering__service", "agency", "requester"),
+        scope=request_scope(user),
     )
     if status:
         requests = requests.filter(status=status)
@@ -70,7 +85,8 @@ def instance_list_for_user(user) -> QuerySet[Instance]:
         user,
         "provisioning.view_instance",
         Instance.objects.select_related("offering__cloud", "offering__service", "agency"),
-    ).order_by("-created_at")
+        scope=instance_scope(user),
+    ).order_by("-created_at", "-id")
 
 
 def instance_get_for_user(user, pk) -> Instance:

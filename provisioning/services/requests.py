@@ -176,9 +176,8 @@ def _check_lease(offering: Offering, months: int, what: str) -> None:
 
 
 def _grant_viewers(request: Request) -> None:
-    assign_perm("provisioning.view_request", request.requester, request)
+    # Reading it needs no grant: the requester and their agency's approvers read it by request_scope.
     assign_perm("provisioning.cancel_request", request.requester, request)
-    assign_perm("provisioning.view_request", agency_group(request.agency, Role.AGENCY_APPROVER), request)
 
 
 # Creating and submitting ------------------------------------------------------------------------------------
