@@ -8,7 +8,7 @@ PORT ?= 8000
 # Both cores: the suite is mostly waiting on Terraform, the worker and the database.
 PYTEST_ARGS ?= -n 2
 
-.PHONY: dev test lint setup setup-dev locale migrate demo browser bench clean help
+.PHONY: dev test lint setup setup-dev locale migrate demo browser bench bench-inventory clean help
 
 help:
 	@echo "make dev    - set up and run the portal (web, worker, beat, local cloud) with demo data on 127.0.0.1:$(PORT)"
@@ -33,7 +33,19 @@ locale: $(VENV)/.installed
 	@command -v msgfmt >/dev/null || (apt-get update -qq && apt-get install -y -qq gettext >/dev/null)
 	$(BIN)/python manage.py compilemessages --ignore=.venv --ignore=var --ignore=node_modules -v 0
 
-setup: $(VENV)/.installed locale
+# ECharts for the overview's charts, from the npm registry (npm checks the package's integrity); served as a
+# static file, so the pages draw with no internet. Not committed: the set-up fetches the pinned version.
+ECHARTS_VERSION := 5.6.0
+ECHARTS := portal/static/portal/vendor/echarts.min.js
+
+$(ECHARTS):
+	@command -v npm >/dev/null || (apt-get update -qq && apt-get install -y -qq npm >/dev/null)
+	@mkdir -p $(@D)
+	@tmp=$$(mktemp -d) && (cd $$tmp && npm pack --silent echarts@$(ECHARTS_VERSION) >/dev/null \
+	  && tar -xzf echarts-$(ECHARTS_VERSION).tgz package/dist/echarts.min.js package/LICENSE) \
+	  && mv $$tmp/package/dist/echarts.min.js $@ && mv $$tmp/package/LICENSE $(@D)/echarts.LICENSE && rm -rf $$tmp
+
+setup: $(VENV)/.installed locale $(ECHARTS)
 
 setup-dev: $(VENV)/.installed-dev locale browser
 
@@ -61,5 +73,9 @@ lint: setup-dev
 bench: setup-dev
 	$(BIN)/python -m bench.run_overhead $(BENCH_ARGS)
 
+# The inventory at 1,000 and at 100,000 instances on PostgreSQL (bench/README.md).
+bench-inventory: setup-dev
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres} $(BIN)/python -m bench.inventory_scale $(BENCH_ARGS)
+
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .ruff_cache $(dir $(ECHARTS))

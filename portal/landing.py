@@ -88,7 +88,7 @@ def nav_for_user(user) -> dict[str, bool]:
         "catalogue": user_can(user, "catalogue.view_cloud"),
         "requests": Role.REQUESTER in roles or signs or user_can(user, "provisioning.view_request"),
         "approvals": signs,
-        "instances": bool(roles & {Role.REQUESTER, Role.AGENCY_APPROVER})
+        "instances": bool(roles & {Role.REQUESTER, Role.AGENCY_APPROVER, Role.CLOUD_OWNER})
         or user_can(user, "provisioning.view_instance"),
         "capacity": Role.CLOUD_OWNER in roles or user_can(user, "provisioning.view_quotalimit"),
     }

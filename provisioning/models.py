@@ -9,7 +9,7 @@ from decimal import Decimal, InvalidOperation
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils.numberformat import format as number_format
 from django.utils.translation import get_language, gettext, pgettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
@@ -321,6 +321,12 @@ class Request(EncryptedJSONMixin, models.Model):
         verbose_name = _("申请")
         verbose_name_plural = pgettext_lazy("plural", "申请")
         ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(F("created_at").desc(), F("id").desc(), name="request_recent"),
+            models.Index("agency", F("created_at").desc(), F("id").desc(), name="request_agency_recent"),
+            models.Index("requester", F("created_at").desc(), F("id").desc(), name="request_requester_recent"),
+            models.Index(fields=["status"], name="request_status"),
+        ]
         permissions = [
             ("approve_request", _("Can sign the request's open approval stage")),
             ("cancel_request", _("Can cancel the request")),
@@ -524,7 +530,19 @@ class Instance(models.Model):
     class Meta:
         verbose_name = _("资源实例")
         verbose_name_plural = pgettext_lazy("plural", "资源实例")
-        ordering = ["-created_at"]
+        ordering = ["-created_at", "-id"]
+        # The inventory reads one page of a scope (everything, an agency's) in an order, so each is an index
+        # walk that stops after the page, at 1,000 instances or at 100,000.
+        indexes = [
+            models.Index(F("created_at").desc(), F("id").desc(), name="instance_recent"),
+            models.Index("agency", F("created_at").desc(), F("id").desc(), name="instance_agency_recent"),
+            models.Index("offering", F("created_at").desc(), F("id").desc(), name="instance_offering_recent"),
+            models.Index(fields=["status"], name="instance_status"),
+            models.Index(fields=["drift_status"], name="instance_drift"),
+            models.Index(fields=["lease_end"], name="instance_lease_end"),
+            models.Index(fields=["monthly_cost"], name="instance_cost"),
+            models.Index(fields=["name"], name="instance_name"),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -537,6 +555,31 @@ class Instance(models.Model):
     def is_destroyed(self) -> bool:
         """A destroyed instance keeps its history, but has no cost, lease or drift state that is current."""
         return self.status == InstanceStatus.DESTROYED
+
+
+class InstanceCost(models.Model):
+    """What an instance cost per month from `valid_from` until `valid_to` (open while that price holds): one
+    row per price, written by provisioning.services.costs when the instance is made, changed or destroyed. The
+    showback prorates each over the months it spans."""
+
+    instance = models.ForeignKey(Instance, on_delete=models.CASCADE, related_name="costs")
+    monthly_cost = models.DecimalField(_("月费用（元）"), max_digits=12, decimal_places=2)
+    valid_from = models.DateTimeField(_("起始时间"))
+    valid_to = models.DateTimeField(_("截止时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("资源费用记录")
+        verbose_name_plural = pgettext_lazy("plural", "资源费用记录")
+        ordering = ["instance", "valid_from"]
+        constraints = [
+            models.UniqueConstraint(fields=["instance"], condition=Q(valid_to__isnull=True), name="one_open_cost"),
+            models.CheckConstraint(condition=Q(valid_to__isnull=True) | Q(valid_to__gte=F("valid_from")),
+                                   name="cost_ends_after_it_starts"),
+        ]
+        indexes = [models.Index(fields=["valid_from", "valid_to"], name="cost_period")]
+
+    def __str__(self) -> str:
+        return f"{self.instance_id} ¥{self.monthly_cost} {self.valid_from:%Y-%m-%d}–"
 
 
 class Notification(models.Model):

@@ -5,10 +5,12 @@ a message beside the field or at the top of the page."""
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponseRedirect
+from django.db import transaction
+from django.http import Http404, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views import View
@@ -21,8 +23,10 @@ from catalogue.selectors import offering_get_for_user
 from catalogue.views import estimate_fields
 from portal.errors import DomainError
 from portal.permissions import user_can, user_can_request
+from portal.services import audit_record
 
 from .choices import InstanceStatus, RequestKind, RequestStatus, RunStatus, StageStatus
+from .filters import InstanceFilter, RequestFilter
 from .forms import (
     DecisionForm,
     DecommissionForm,
@@ -32,6 +36,9 @@ from .forms import (
     RequestForm,
     change_parameters_form_class,
 )
+from .lists import FilteredTableView
+from .plan_summary import action_counts
+from .reports import overview_for_user, showback_for_user
 from .selectors import (
     approval_inbox_for_user,
     capacity_for_user,
@@ -53,8 +60,20 @@ from .selectors import (
 )
 from .services import reconcile as reconcile_services
 from .services import requests as request_services
+from .services.costs import Month
 from .services.notifications import notification_mark_all_read, notification_mark_read
 from .services.requests import ParameterErrors
+from .tables import (
+    InstanceTable,
+    RequestTable,
+    instance_csv_columns,
+    request_csv_columns,
+    rows_as_csv,
+    with_last_run,
+)
+
+# The approval inbox shows this many at most (oldest first); filters narrow it.
+MAX_INBOX = 200
 
 # The page template of a view that htmx polls, rendered without the site around it: only its content block.
 LIVE_FRAGMENT = "provisioning/_live.html"
@@ -123,19 +142,17 @@ class RequestCreateView(LoginRequiredMixin, TemplateView):
         })
 
 
-class RequestListView(LoginRequiredMixin, ListView):
+class RequestListView(FilteredTableView):
     template_name = "provisioning/request_list.html"
-    context_object_name = "requests"
-    paginate_by = 25
+    filterset_class = RequestFilter
+    table_class = RequestTable
+    export_name = "requests"
 
-    def get_queryset(self):
-        status = self.request.GET.get("status") or None
-        if status not in RequestStatus.values:
-            status = None
-        return request_list_for_user(self.request.user, status=status, mine=self.request.GET.get("mine") == "1")
+    def visible(self):
+        return request_list_for_user(self.request.user)
 
-    def get_context_data(self, **kwargs):
-        return super().get_context_data(statuses=RequestStatus.choices, **kwargs)
+    def csv_columns(self):
+        return request_csv_columns()
 
 
 class RequestDetailView(LoginRequiredMixin, TemplateView):
@@ -293,21 +310,92 @@ class RunLogView(LoginRequiredMixin, TemplateView):
         return response
 
 
-class ApprovalInboxView(LoginRequiredMixin, ListView):
+class ApprovalInboxView(LoginRequiredMixin, TemplateView):
+    """What waits for the user's signature, narrowed by the request list's filters, each row with what an
+    approver judges by: data classification, monthly cost and what the plan will do."""
+
     template_name = "provisioning/approval_inbox.html"
-    context_object_name = "requests"
 
-    def get_queryset(self):
-        return approval_inbox_for_user(self.request.user).prefetch_related("stages")
+    def get_context_data(self, **kwargs):
+        filters = RequestFilter(self.request.GET or None, queryset=approval_inbox_for_user(self.request.user),
+                                request=self.request)
+        valid = filters.is_valid() if filters.is_bound else True
+        rows = filters.qs if valid else filters.queryset.none()
+        requests = list(rows.select_related("plan_run").prefetch_related("stages")[:MAX_INBOX])
+        for row in requests:
+            plan = row.plan_run
+            row.plan_counts = action_counts(plan.plan_summary) if plan and plan.status == RunStatus.SUCCEEDED else None
+        return super().get_context_data(filters=filters, requests=requests, truncated=len(requests) == MAX_INBOX, **kwargs)
 
 
-class InstanceListView(LoginRequiredMixin, ListView):
+class InstanceListView(FilteredTableView):
+    """资源清单: every resource the user may see, filtered, sorted, one page at a time, or all of it as CSV."""
+
     template_name = "provisioning/instance_list.html"
-    context_object_name = "instances"
-    paginate_by = 50
+    filterset_class = InstanceFilter
+    table_class = InstanceTable
+    export_name = "inventory"
 
-    def get_queryset(self):
+    def visible(self):
         return instance_list_for_user(self.request.user)
+
+    def csv_columns(self):
+        return instance_csv_columns()
+
+    def page_rows(self, rows):
+        with_last_run(rows)
+
+
+class OverviewView(LoginRequiredMixin, TemplateView):
+    """概览: charts of what the user may see (by tier, cloud, agency; cost by month; quota and capacity use),
+    each bar linking to the filtered inventory behind it. Drawn by ECharts from the page's JSON, no internet."""
+
+    template_name = "provisioning/overview.html"
+
+    def get_context_data(self, **kwargs):
+        labels = {"count": _("资源数"), "cost": _("月费用（元）"), "used": _("已使用"), "reserved": _("已预留"),
+                  "free": _("剩余")}
+        return super().get_context_data(overview=overview_for_user(self.request.user), labels=labels, **kwargs)
+
+
+def month_from(request) -> tuple[Month | None, str]:
+    """The ?month=YYYY-MM asked for (this month when none), or None and the message saying what is wrong."""
+    text = (request.GET.get("month") or "").strip()
+    if not text:
+        return Month.of(timezone.localdate()), ""
+    try:
+        return Month.parse(text), ""
+    except ValueError:
+        return None, _("月份“%(value)s”无法识别，请写成 2026-11 这样的年-月。") % {"value": text[:20]}
+
+
+class ShowbackView(LoginRequiredMixin, TemplateView):
+    """费用分摊: a month's cost of what the user may see, by tier, cloud and agency, as a page or CSV."""
+
+    template_name = "provisioning/showback.html"
+
+    def get(self, request, *args, **kwargs):
+        month, error = month_from(request)
+        report = showback_for_user(request.user, month) if month else None
+        if report and request.GET.get("export") == "csv":
+            return self.export(report)
+        return self.render_to_response(self.get_context_data(report=report, error=error, month=month))
+
+    def export(self, report):
+        with transaction.atomic():
+            audit_record(actor=self.request.user, action="showback.exported", details={"month": str(report["month"])})
+        columns = [
+            (_("月份"), lambda line: line["month"]),
+            (_("单位"), lambda line: line["agency"].display_name),
+            (_("单位代码"), lambda line: line["agency"].code),
+            (_("云"), lambda line: line["cloud"].display_name),
+            (_("类别"), lambda line: str(line["tier"])),
+            (_("资源数"), lambda line: line["instances"]),
+            (_("费用（元）"), lambda line: str(line["cost"])),
+        ]
+        response = StreamingHttpResponse(rows_as_csv(report["lines"], columns), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="showback-{report["month"]}.csv"'
+        return response
 
 
 class InstanceDetailView(LoginRequiredMixin, TemplateView):

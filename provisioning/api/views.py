@@ -1,13 +1,22 @@
 """The request journey over HTTP: the same selectors and services as the pages."""
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import mixins, status, viewsets
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.filters import OrderingFilter
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from catalogue.selectors import offering_get_for_user
 from portal.api.lookups import IntegerIdMixin
+from portal.api.pagination import UncountedPagination
+from portal.errors import DomainError
 from provisioning.choices import RunStatus
-from provisioning.models import Run
+from provisioning.filters import InstanceFilter, RequestFilter
+from provisioning.models import Instance, Request, Run
+from provisioning.reports import showback_for_user
 from provisioning.selectors import (
     approval_inbox_for_user,
     instance_get_for_drift_check,
@@ -21,6 +30,7 @@ from provisioning.selectors import (
 )
 from provisioning.services import reconcile as reconcile_services
 from provisioning.services import requests as request_services
+from provisioning.services.costs import Month
 
 from .serializers import (
     Day2Serializer,
@@ -35,14 +45,17 @@ from .serializers import (
 
 
 class RequestViewSet(IntegerIdMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Requests the caller may read, narrowed by the same filters as the request list page."""
+
     serializer_class = RequestSerializer
+    queryset = Request.objects.none()  # what the schema documents; get_queryset reads what the caller may see
+    pagination_class = UncountedPagination
+    filter_backends = [DjangoFilterBackend, OrderingFilter]
+    filterset_class = RequestFilter
+    ordering_fields = ["created_at", "submitted_at", "monthly_cost", "number"]
 
     def get_queryset(self):
-        return request_list_for_user(
-            self.request.user,
-            status=self.request.query_params.get("status") or None,
-            mine=self.request.query_params.get("mine") == "1",
-        ).prefetch_related("stages__approvals__approver")
+        return request_list_for_user(self.request.user).prefetch_related("stages__approvals__approver")
 
     def get_object(self):
         return request_get_for_user(self.request.user, self.kwargs["pk"])
@@ -111,9 +124,12 @@ class RequestViewSet(IntegerIdMixin, mixins.ListModelMixin, mixins.RetrieveModel
 
 
 class ApprovalInboxViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
-    """Requests waiting at a stage the caller may sign now."""
+    """Requests waiting at a stage the caller may sign now, narrowed by the request list's filters."""
 
     serializer_class = RequestSerializer
+    queryset = Request.objects.none()
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = RequestFilter
 
     def get_queryset(self):
         return approval_inbox_for_user(self.request.user)
@@ -164,7 +180,14 @@ class RunViewSet(IntegerIdMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
 
 
 class InstanceViewSet(IntegerIdMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """The inventory: resources the caller may read, narrowed by the same filters as the inventory page."""
+
     serializer_class = InstanceSerializer
+    queryset = Instance.objects.none()
+    pagination_class = UncountedPagination
+    filter_backends = [DjangoFilterBackend, OrderingFilter]
+    filterset_class = InstanceFilter
+    ordering_fields = ["created_at", "name", "monthly_cost", "lease_end"]
 
     def get_queryset(self):
         return instance_list_for_user(self.request.user)
@@ -196,3 +219,37 @@ class InstanceViewSet(IntegerIdMixin, mixins.ListModelMixin, mixins.RetrieveMode
         run = reconcile_services.instance_drift_check(actor=request.user, instance=instance)
         run.refresh_from_db()
         return Response(RunSerializer(run).data, status=status.HTTP_201_CREATED)
+
+
+class ShowbackLineSerializer(serializers.Serializer):
+    agency = serializers.CharField(source="agency.name")
+    agency_en = serializers.CharField(source="agency.name_en")
+    agency_code = serializers.CharField(source="agency.code")
+    cloud = serializers.CharField(source="cloud.slug")
+    tier = serializers.CharField(source="cloud.tier")
+    instances = serializers.IntegerField()
+    cost = serializers.DecimalField(max_digits=14, decimal_places=2)
+
+
+class ShowbackSerializer(serializers.Serializer):
+    month = serializers.CharField()
+    total = serializers.DecimalField(max_digits=16, decimal_places=2)
+    lines = ShowbackLineSerializer(many=True)
+
+
+class ShowbackApi(APIView):
+    """A month's cost of what the caller may see, per agency and cloud: each resource's price prorated over the
+    part of the month it existed at that price (the showback page's figures)."""
+
+    @extend_schema(
+        parameters=[OpenApiParameter("month", str, description="YYYY-MM; this month when left out", pattern=r"^\d{4}-\d{2}$")],
+        responses={200: ShowbackSerializer},
+    )
+    def get(self, request):
+        text = (request.query_params.get("month") or "").strip()
+        try:
+            month = Month.parse(text) if text else Month.of(timezone.localdate())
+        except ValueError as exc:
+            raise DomainError(_("月份须写成 2026-11 这样的年-月。"), field="month") from exc
+        report = showback_for_user(request.user, month)
+        return Response(ShowbackSerializer({"month": str(month), "total": report["total"], "lines": report["lines"]}).data)

@@ -3,16 +3,15 @@ through `instance_move` (compare-and-set against INSTANCE_TRANSITIONS, audited i
 from datetime import date
 from decimal import Decimal
 
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from guardian.shortcuts import assign_perm
 
-from portal.choices import Role
-from portal.permissions import agency_group
 from portal.services import audit_record
 
 from ..choices import INSTANCE_TRANSITIONS, InstanceStatus
 from ..models import Instance, Request, Run
+from .costs import cost_follow, cost_open
 from .transitions import compare_and_set
 
 
@@ -20,22 +19,25 @@ def instance_move(instance: Instance, to_status: str, *, actor=None, action: str
                   **fields) -> Instance:
     """Move the instance by compare-and-set from the status it holds in memory; `action` names the audit
     event when a plainer word than the status fits (instance.modified for a change that ended well)."""
-    return compare_and_set(
-        instance,
-        to_status,
-        transitions=INSTANCE_TRANSITIONS,
-        illegal=lambda from_status, to: _("资源“%(name)s”当前为“%(from)s”，不能变为“%(to)s”。")
-        % {"name": instance.name, "from": InstanceStatus(from_status).label, "to": InstanceStatus(to).label},
-        stale=_("资源“%(name)s”已被其他操作改变，请刷新后重试。") % {"name": instance.name},
-        audit={
-            "actor": actor,
-            "action": action or f"instance.{to_status}",
-            "obj": instance,
-            "agency": instance.agency,
-            "details": {"to": to_status, **(details or {})},
-        },
-        **fields,
-    )
+    with transaction.atomic():
+        moved = compare_and_set(
+            instance,
+            to_status,
+            transitions=INSTANCE_TRANSITIONS,
+            illegal=lambda from_status, to: _("资源“%(name)s”当前为“%(from)s”，不能变为“%(to)s”。")
+            % {"name": instance.name, "from": InstanceStatus(from_status).label, "to": InstanceStatus(to).label},
+            stale=_("资源“%(name)s”已被其他操作改变，请刷新后重试。") % {"name": instance.name},
+            audit={
+                "actor": actor,
+                "action": action or f"instance.{to_status}",
+                "obj": instance,
+                "agency": instance.agency,
+                "details": {"to": to_status, **(details or {})},
+            },
+            **fields,
+        )
+        cost_follow(moved, to_status, fields.get("destroyed_at") or timezone.now(), fields.get("monthly_cost"))
+    return moved
 
 
 def add_months(day: date, months: int) -> date:
@@ -68,8 +70,7 @@ def instance_create(*, request: Request, run: Run) -> Instance:
         lease_end=add_months(timezone.localdate(), request.lease_months),
         created_by=request.requester,
     )
-    assign_perm("provisioning.view_instance", agency_group(request.agency, Role.REQUESTER), instance)
-    assign_perm("provisioning.view_instance", agency_group(request.agency, Role.AGENCY_APPROVER), instance)
+    cost_open(instance, instance.created_at)
     audit_record(actor=None, action="instance.created", obj=instance, agency=instance.agency,
                  details={"request": request.pk})
     return instance

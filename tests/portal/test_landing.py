@@ -91,16 +91,19 @@ NAV = {
     "requests": "/requests/",
     "approvals": "/approvals/",
     "instances": "/instances/",
+    "overview": "/overview/",
+    "showback": "/showback/",
     "operations": "/operations/",
 }
+INVENTORY = {"instances", "overview", "showback"}
 
 
 @pytest.mark.parametrize(("username", "shown"), [
-    ("requester", {"catalogue", "requests", "instances"}),
-    ("agency_approver", {"catalogue", "requests", "approvals", "instances"}),
-    ("cloud_owner", {"catalogue", "requests", "approvals"}),
-    ("operator", {"catalogue", "requests", "instances", "operations"}),
-    ("auditor", {"requests", "instances"}),
+    ("requester", {"catalogue", "requests", *INVENTORY}),
+    ("agency_approver", {"catalogue", "requests", "approvals", *INVENTORY}),
+    ("cloud_owner", {"catalogue", "requests", "approvals", *INVENTORY}),  # the resources on their clouds
+    ("operator", {"catalogue", "requests", "operations", *INVENTORY}),
+    ("auditor", {"requests", *INVENTORY}),
     ("secadmin", set()),
     ("nobody", set()),
 ])

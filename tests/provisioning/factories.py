@@ -1,8 +1,11 @@
+from datetime import date, timedelta
+from decimal import Decimal
+
 import factory
 
 from provisioning.choices import PlanMode, RunKind, RunStatus
-from provisioning.models import Run, Workspace
-from tests.catalogue.factories import CloudFactory, published_module
+from provisioning.models import Instance, Run, Workspace
+from tests.catalogue.factories import CloudFactory, OfferingFactory, published_module
 from tests.portal.factories import AgencyFactory
 
 VM_PARAMETERS = {
@@ -34,3 +37,20 @@ class RunFactory(factory.django.DjangoModelFactory):
     kind = RunKind.PLAN
     plan_mode = PlanMode.NORMAL
     status = RunStatus.QUEUED
+
+
+class InstanceFactory(factory.django.DjangoModelFactory):
+    """An instance as the inventory lists it, without the journey that would have made it."""
+
+    class Meta:
+        model = Instance
+
+    name = factory.Sequence(lambda n: f"res-{n:04d}")
+    agency = factory.SubFactory(AgencyFactory)
+    offering = factory.SubFactory(OfferingFactory)
+    workspace = factory.LazyAttribute(
+        lambda instance: WorkspaceFactory(cloud=instance.offering.cloud, agency=instance.agency)
+    )
+    data_classification = 2
+    monthly_cost = Decimal("100.00")
+    lease_end = factory.LazyFunction(lambda: date.today() + timedelta(days=200))

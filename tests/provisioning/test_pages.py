@@ -182,8 +182,10 @@ def test_request_list_filters_by_status_and_mine(journey):
     assert f'data-request="{planning.pk}"' in page and f'data-request="{draft.pk}"' not in page
     page = html(journey["approver"], reverse("provisioning:request_list") + "?mine=1")
     assert f'data-request="{planning.pk}"' not in page and f'data-request="{draft.pk}"' not in page
+    # A status that does not exist is said so beside the field, not shown as an empty or unfiltered list.
     page = html(journey["requester"], reverse("provisioning:request_list") + "?status=nonsense")
-    assert f'data-request="{planning.pk}"' in page and f'data-request="{draft.pk}"' in page
+    assert f'data-request="{planning.pk}"' not in page and f'data-request="{draft.pk}"' not in page
+    assert "nonsense" in page and 'class="error"' in page
 
 
 def test_request_detail_matrix(journey, nobody, other_requester):

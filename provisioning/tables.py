@@ -1,0 +1,217 @@
+"""The inventory and request lists as django-tables2 tables: columns, sorting, and the CSV rows of the same view.
+
+Pages never count the whole list (LazyPaginator looks one page ahead) and never read deeper than MAX_ROWS into
+it: past that, narrowing the filters or the CSV export is the way, and the page says so. The CSV export streams
+the filtered queryset row by row with the table's own columns, in the reader's language.
+"""
+import csv
+from collections.abc import Iterable, Iterator
+
+import django_tables2 as tables
+from django.db.models import OuterRef, QuerySet, Subquery
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from .choices import RunStatus
+from .filters import last_run
+from .models import Instance, Request
+
+# The deepest row a page reaches with OFFSET; past it the page asks for narrower filters.
+MAX_ROWS = 10_000
+PER_PAGE = 50
+# Rows fetched per round trip while a CSV streams.
+CSV_CHUNK = 2_000
+
+
+def _badge(value: str, label) -> str:
+    return format_html('<span class="badge {}">{}</span>', value, label)
+
+
+def _money(value) -> str:
+    return f"¥{value}"
+
+
+def _when(value) -> str:
+    return date_format(timezone.localtime(value), "Y-m-d H:i") if value else "—"
+
+
+class InstanceTable(tables.Table):
+    name = tables.Column(verbose_name=_("名称"), linkify=lambda record: reverse("provisioning:instance_detail", args=[record.pk]))
+    cloud = tables.Column(verbose_name=_("云"), accessor="offering__cloud", order_by=("offering__cloud__name",))
+    tier = tables.Column(verbose_name=_("类别"), accessor="offering__cloud__tier", order_by=("offering__cloud__tier",))
+    service = tables.Column(verbose_name=_("服务"), accessor="offering__service", order_by=("offering__service__sort_order",))
+    agency = tables.Column(verbose_name=_("单位"), order_by=("agency__code",))
+    status = tables.Column(verbose_name=_("状态"))
+    data_classification = tables.Column(verbose_name=_("数据分级"))
+    monthly_cost = tables.Column(verbose_name=_("月费用"))
+    lease_end = tables.DateColumn(verbose_name=_("租期截止"), format="Y-m-d")
+    drift_status = tables.Column(verbose_name=_("漂移"))
+    last_run = tables.Column(verbose_name=_("最近运行"), accessor="last_run_status", orderable=False, default="—")
+
+    class Meta:
+        model = Instance
+        fields = []
+        sequence = (
+            "name", "cloud", "tier", "service", "agency", "status", "data_classification", "monthly_cost", "lease_end",
+            "drift_status", "last_run",
+        )
+        order_by = ("-created_at",)
+        empty_text = _("暂无资源。")
+        attrs = {"class": "inventory"}
+        row_attrs = {"data-instance": lambda record: record.pk}
+
+    def render_cloud(self, value):
+        return value.display_name
+
+    def render_service(self, value):
+        return value.display_name
+
+    def render_agency(self, value):
+        return value.display_name
+
+    def render_tier(self, record):
+        return record.offering.cloud.get_tier_display()
+
+    def render_status(self, record):
+        return _badge(record.status, record.get_status_display())
+
+    def render_data_classification(self, record):
+        return record.get_data_classification_display()
+
+    def render_monthly_cost(self, record):
+        return "—" if record.is_destroyed else _money(record.monthly_cost)
+
+    def render_lease_end(self, record, value):
+        return "—" if record.is_destroyed else date_format(value, "Y-m-d")
+
+    def render_drift_status(self, record):
+        return "—" if record.is_destroyed else record.get_drift_status_display()
+
+    def render_last_run(self, record, value):
+        return _badge(value, RunStatus(value).label)
+
+
+class RequestTable(tables.Table):
+    number = tables.Column(verbose_name=_("编号"), linkify=lambda record: reverse("provisioning:request_detail", args=[record.pk]))
+    title = tables.Column(verbose_name=_("标题"))
+    kind = tables.Column(verbose_name=_("类型"))
+    cloud = tables.Column(verbose_name=_("云"), accessor="offering__cloud", order_by=("offering__cloud__name",))
+    service = tables.Column(verbose_name=_("服务"), accessor="offering__service", order_by=("offering__service__sort_order",))
+    agency = tables.Column(verbose_name=_("单位"), order_by=("agency__code",))
+    data_classification = tables.Column(verbose_name=_("数据分级"))
+    monthly_cost = tables.Column(verbose_name=_("月费用"))
+    status = tables.Column(verbose_name=_("状态"))
+    created_at = tables.Column(verbose_name=_("创建时间"))
+
+    class Meta:
+        model = Request
+        fields = []
+        sequence = (
+            "number", "title", "kind", "cloud", "service", "agency", "data_classification", "monthly_cost", "status",
+            "created_at",
+        )
+        order_by = ("-created_at",)
+        empty_text = _("暂无申请。可在服务目录中选择服务发起申请。")
+        row_attrs = {"data-request": lambda record: record.pk}
+
+    def render_cloud(self, value):
+        return value.display_name
+
+    def render_service(self, value):
+        return value.display_name
+
+    def render_agency(self, value):
+        return value.display_name
+
+    def render_kind(self, record):
+        return record.get_kind_display()
+
+    def render_status(self, record):
+        return _badge(record.status, record.get_status_display())
+
+    def render_data_classification(self, record):
+        return record.get_data_classification_display()
+
+    def render_monthly_cost(self, value):
+        return _money(value)
+
+    def render_created_at(self, value):
+        return _when(value)
+
+
+def with_last_run(instances: Iterable[Instance]) -> list[Instance]:
+    """The page's instances, each with `last_run_status` read in one query for the page (not per row, and not
+    for the whole list before it is cut to a page)."""
+    rows = list(instances)
+    statuses = dict(
+        Instance.objects.filter(pk__in=[row.pk for row in rows])
+        .annotate(last_run_status=Subquery(last_run(OuterRef("workspace")).values("status")[:1]))
+        .values_list("pk", "last_run_status")
+    )
+    for row in rows:
+        row.last_run_status = statuses.get(row.pk)
+    return rows
+
+
+# CSV -------------------------------------------------------------------------------------------------------
+
+
+class _Echo:
+    """A file whose write returns the line, for csv.writer inside a streaming response."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def csv_lines(queryset: QuerySet, *, columns: list[tuple[str, object]]) -> Iterator[str]:
+    """The header and one line per row of `queryset`, `columns` being (header, value of a row) pairs; rows are
+    read CSV_CHUNK at a time (a server-side cursor on PostgreSQL), so memory stays flat however long it is."""
+    return rows_as_csv(queryset.iterator(chunk_size=CSV_CHUNK), columns)
+
+
+def rows_as_csv(rows: Iterable, columns: list[tuple[str, object]]) -> Iterator[str]:
+    writer = csv.writer(_Echo())
+    yield "\ufeff"  # so that spreadsheet programs read the Chinese as UTF-8
+    yield writer.writerow([str(header) for header, _value in columns])
+    for row in rows:
+        yield writer.writerow([value(row) for _header, value in columns])
+
+
+def instance_csv_columns() -> list[tuple[str, object]]:
+    def cost(row):
+        return "" if row.is_destroyed else str(row.monthly_cost)
+
+    return [
+        (_("编号"), lambda row: row.pk),
+        (_("名称"), lambda row: row.name),
+        (_("云"), lambda row: row.offering.cloud.display_name),
+        (_("类别"), lambda row: row.offering.cloud.get_tier_display()),
+        (_("服务"), lambda row: row.offering.service.display_name),
+        (_("单位"), lambda row: row.agency.display_name),
+        (_("单位代码"), lambda row: row.agency.code),
+        (_("状态"), lambda row: row.get_status_display()),
+        (_("数据分级"), lambda row: row.get_data_classification_display()),
+        (_("月费用（元）"), cost),
+        (_("租期截止"), lambda row: "" if row.is_destroyed or not row.lease_end else row.lease_end.isoformat()),
+        (_("漂移"), lambda row: "" if row.is_destroyed else row.get_drift_status_display()),
+        (_("创建时间"), lambda row: _when(row.created_at)),
+    ]
+
+
+def request_csv_columns() -> list[tuple[str, object]]:
+    return [
+        (_("编号"), lambda row: row.number),
+        (_("标题"), lambda row: row.title),
+        (_("类型"), lambda row: row.get_kind_display()),
+        (_("云"), lambda row: row.offering.cloud.display_name),
+        (_("服务"), lambda row: row.offering.service.display_name),
+        (_("单位"), lambda row: row.agency.display_name),
+        (_("数据分级"), lambda row: row.get_data_classification_display()),
+        (_("月费用（元）"), lambda row: str(row.monthly_cost)),
+        (_("状态"), lambda row: row.get_status_display()),
+        (_("创建时间"), lambda row: _when(row.created_at)),
+        (_("提交时间"), lambda row: _when(row.submitted_at)),
+    ]
