@@ -21,7 +21,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *CATALOGUE_READ, "portal.view_agency",
         "provisioning.view_request", "provisioning.view_instance", "provisioning.view_run",
         "provisioning.view_workspace", "provisioning.reconcile_run", "provisioning.change_request",
-        "provisioning.view_quotalimit",
+        "provisioning.view_quotalimit", "provisioning.decommission_instance",
     ],
     Role.SYSTEM_ADMIN: [
         *CATALOGUE_READ,

@@ -339,6 +339,8 @@ CELERY_BEAT_SCHEDULE = {
     # Lease warnings (7 and 1 days before) and the decommission at expiry; idempotent, so the interval only
     # sets how soon after midnight (Asia/Shanghai) a lease's day is acted on.
     "lease-sweep": {"task": "provisioning.tasks.lease_sweep", "schedule": float(env_int("LEASE_SWEEP_SECONDS", 3600))},
+    # Each cloud's objects against what the workspaces manage (unmanaged and missing ones).
+    "cloud-scans": {"task": "provisioning.tasks.cloud_scans", "schedule": float(env_int("CLOUD_SCAN_SECONDS", 21600))},
 }
 # Every active instance gets a refresh-only plan (a drift check) when its last one is older than this; 0: never.
 DRIFT_CHECK_HOURS = env_int("DRIFT_CHECK_HOURS", 24)

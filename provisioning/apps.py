@@ -34,6 +34,13 @@ class ProvisioningConfig(AppConfig):
             "instance.lease_extended": _("租期已延长"),
             "instance.lease_warned": _("已提醒租期即将到期"),
             "instance.lease_expired": _("租期已到期，已自动发起退订"),
+            "instance.drift_accept_asked": _("运维人员接受云上现状"),
+            "instance.drift_accepted": _("云上现状已写入状态"),
+            "cloud.scanned": _("云上核对扫描"),
+            "cloud.scan_failed": _("云上核对扫描失败"),
+            "inventory.exported": _("导出资源清单"),
+            "requests.exported": _("导出申请列表"),
+            "showback.exported": _("导出费用分摊"),
             "instance.destroyed": _("资源已销毁"),
             "workspace.lock_released": _("释放失效的状态锁"),
         })

@@ -213,3 +213,10 @@ class DriftStatus(models.TextChoices):
     UNKNOWN = "unknown", _("未检查")
     IN_SYNC = "in_sync", _("一致")
     DRIFTED = "drifted", _("已漂移")
+
+
+class FindingKind(models.TextChoices):
+    """What a cloud scan found (provisioning.services.scan)."""
+
+    UNMANAGED = "unmanaged", _("未纳管")
+    MISSING = "missing", _("已缺失")

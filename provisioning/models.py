@@ -24,6 +24,7 @@ from .choices import (
     ApproverRole,
     Decision,
     DriftStatus,
+    FindingKind,
     InstanceStatus,
     PlanMode,
     RequestKind,
@@ -321,6 +322,13 @@ class Request(EncryptedJSONMixin, models.Model):
         verbose_name = _("申请")
         verbose_name_plural = pgettext_lazy("plural", "申请")
         ordering = ["-created_at", "-id"]
+        constraints = [
+            # One change (modify, extend, decommission) in flight per instance; see services.request_move.
+            models.UniqueConstraint(
+                fields=["instance"], condition=Q(status__in=sorted(RequestStatus.active())),
+                name="one_change_in_flight_per_instance",
+            ),
+        ]
         indexes = [
             models.Index(F("created_at").desc(), F("id").desc(), name="request_recent"),
             models.Index("agency", F("created_at").desc(), F("id").desc(), name="request_agency_recent"),
@@ -531,6 +539,7 @@ class Instance(models.Model):
         verbose_name = _("资源实例")
         verbose_name_plural = pgettext_lazy("plural", "资源实例")
         ordering = ["-created_at", "-id"]
+        permissions = [("decommission_instance", _("Can ask to decommission any agency's instance"))]
         # The inventory reads one page of a scope (everything, an agency's) in an order, so each is an index
         # walk that stops after the page, at 1,000 instances or at 100,000.
         indexes = [
@@ -580,6 +589,36 @@ class InstanceCost(models.Model):
 
     def __str__(self) -> str:
         return f"{self.instance_id} ¥{self.monthly_cost} {self.valid_from:%Y-%m-%d}–"
+
+
+class CloudFinding(models.Model):
+    """An object a cloud holds that no workspace manages (unmanaged), or one an instance's state holds that the
+    cloud no longer has (missing); open until a scan no longer sees it or an operator closes it."""
+
+    cloud = models.ForeignKey(Cloud, verbose_name=_("云"), on_delete=models.CASCADE, related_name="findings")
+    kind = models.CharField(_("类型"), max_length=16, choices=FindingKind.choices)
+    resource_type = models.CharField(_("资源类型"), max_length=64)
+    object_id = models.CharField(_("云上标识"), max_length=255)
+    name = models.CharField(_("名称"), max_length=255, blank=True)
+    instance = models.ForeignKey(Instance, null=True, blank=True, on_delete=models.CASCADE, related_name="findings")
+    first_seen_at = models.DateTimeField(_("首次发现"))
+    last_seen_at = models.DateTimeField(_("最近发现"))
+    resolved_at = models.DateTimeField(_("关闭时间"), null=True, blank=True)
+    resolution = models.CharField(_("处置"), max_length=32, blank=True)
+
+    class Meta:
+        verbose_name = _("云上核对发现")
+        verbose_name_plural = pgettext_lazy("plural", "云上核对发现")
+        ordering = ["-last_seen_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["cloud", "kind", "resource_type", "object_id"], condition=Q(resolved_at__isnull=True),
+                name="one_open_finding_per_object",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.resource_type} {self.object_id}"
 
 
 class Notification(models.Model):

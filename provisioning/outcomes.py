@@ -17,7 +17,16 @@ from portal.errors import Conflict
 from portal.models import User
 from portal.services import audit_record
 
-from .choices import DriftStatus, InstanceStatus, RequestKind, RequestStatus, RunKind, RunStatus, StageStatus
+from .choices import (
+    DriftStatus,
+    InstanceStatus,
+    PlanMode,
+    RequestKind,
+    RequestStatus,
+    RunKind,
+    RunStatus,
+    StageStatus,
+)
 from .models import Instance, Request, Run, Workspace
 from .services import quotas
 from .services.instances import instance_create, instance_move, instance_usage
@@ -57,6 +66,8 @@ def _request_outcome(run: Run) -> None:
         _record_drift(run)
         return
     if run.request_id is None:
+        if run.kind == RunKind.APPLY and run.plan_mode == PlanMode.REFRESH_ONLY and run.status == RunStatus.SUCCEEDED:
+            _drift_accepted(run)
         return
     request = (
         Request.objects.select_for_update(of=("self",))
@@ -161,6 +172,17 @@ def _complete(request: Request, run: Run) -> None:
         params={"number": request.number, "title": request.title},
         request=request,
     )
+
+
+def _drift_accepted(run: Run) -> None:
+    """An operator's accepted drift is applied: the state holds what the cloud holds, and so does the instance."""
+    for instance in Instance.objects.filter(workspace=run.workspace_id, status=InstanceStatus.ACTIVE):
+        Instance.objects.filter(pk=instance.pk).update(
+            resources=run.resources, outputs=run.outputs, drift_status=DriftStatus.IN_SYNC,
+            drift_checked_at=timezone.now(),
+        )
+        audit_record(actor=None, action="instance.drift_accepted", obj=instance, agency=instance.agency,
+                     details={"run": run.pk, "resources": len(run.resources or [])})
 
 
 def _record_drift(run: Run) -> None:

@@ -1,8 +1,10 @@
 """Reads of provisioning, filtered to what the user may see (another agency's objects answer 404)."""
+from datetime import date
 from decimal import Decimal
 
 from django.db.models import F, Q, QuerySet
 from django.http import Http404
+from django.utils import timezone
 
 from catalogue.choices import QuotaDimension
 from catalogue.models import Cloud, Offering
@@ -143,6 +145,32 @@ def instance_attention_list_for_user(user) -> QuerySet[Instance]:
     """Instances an operator should look at: drifted from their state, or waiting for a lost run's verdict."""
     return instance_list_for_user(user).filter(
         Q(drift_status=DriftStatus.DRIFTED) | Q(status=InstanceStatus.NEEDS_RECONCILIATION)
+    )
+
+
+def open_findings_for_user(user, limit: int = 200) -> list:
+    """What the cloud scans found and nobody has closed, for those who look after runs (operators)."""
+    from .models import CloudFinding
+
+    if not user_can(user, "provisioning.reconcile_run"):
+        return []
+    return list(
+        CloudFinding.objects.filter(resolved_at__isnull=True).select_related("cloud", "instance")
+        .order_by("kind", "cloud__slug", "-last_seen_at")[:limit]
+    )
+
+
+def failed_requests_for_user(user, limit: int = 50) -> list[Request]:
+    """Requests whose run failed and that nobody has retried or cancelled yet, newest first."""
+    return list(request_list_for_user(user, status=RequestStatus.FAILED)[:limit])
+
+
+def leases_ending_for_user(user, days: int = 7, limit: int = 100) -> list[Instance]:
+    """Active resources whose lease ends within `days` (or has ended and waits for its decommission)."""
+    horizon = date.fromordinal(timezone.localdate().toordinal() + days)
+    return list(
+        instance_list_for_user(user).filter(status=InstanceStatus.ACTIVE, lease_end__lte=horizon)
+        .order_by("lease_end", "id")[:limit]
     )
 
 

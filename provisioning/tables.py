@@ -15,7 +15,9 @@ from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from .choices import RunStatus
+from catalogue.choices import CloudTier, DataClassification
+
+from .choices import DriftStatus, InstanceStatus, RunStatus
 from .filters import last_run
 from .models import Instance, Request
 
@@ -39,6 +41,9 @@ def _when(value) -> str:
 
 
 class InstanceTable(tables.Table):
+    # For who may decommission in bulk (operators); left out for everybody else.
+    select = tables.CheckBoxColumn(accessor="pk", attrs={"th__input": {"data-testid": "select-all", "aria-label": _("全选")},
+                                                         "td__input": {"name": "instances"}})
     name = tables.Column(verbose_name=_("名称"), linkify=lambda record: reverse("provisioning:instance_detail", args=[record.pk]))
     cloud = tables.Column(verbose_name=_("云"), accessor="offering__cloud", order_by=("offering__cloud__name",))
     tier = tables.Column(verbose_name=_("类别"), accessor="offering__cloud__tier", order_by=("offering__cloud__tier",))
@@ -55,7 +60,7 @@ class InstanceTable(tables.Table):
         model = Instance
         fields = []
         sequence = (
-            "name", "cloud", "tier", "service", "agency", "status", "data_classification", "monthly_cost", "lease_end",
+            "select", "name", "cloud", "tier", "service", "agency", "status", "data_classification", "monthly_cost", "lease_end",
             "drift_status", "last_run",
         )
         order_by = ("-created_at",)
@@ -180,25 +185,59 @@ def rows_as_csv(rows: Iterable, columns: list[tuple[str, object]]) -> Iterator[s
         yield writer.writerow([value(row) for _header, value in columns])
 
 
+def _labels(choices) -> dict:
+    """A choices class's labels in the active language, read once per export rather than once per cell."""
+    return {value: str(label) for value, label in choices.choices}
+
+
+def _stamp(value) -> str:
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+def _cached(name_of):
+    """name_of(obj) once per object id: the export's clouds, services and agencies are few."""
+    seen: dict = {}
+
+    def name(obj) -> str:
+        if obj.pk not in seen:
+            seen[obj.pk] = name_of(obj)
+        return seen[obj.pk]
+
+    return name
+
+
 def instance_csv_columns() -> list[tuple[str, object]]:
-    def cost(row):
-        return "" if row.is_destroyed else str(row.monthly_cost)
+    statuses, levels, drifts, tiers = (
+        _labels(InstanceStatus), _labels(DataClassification), _labels(DriftStatus), _labels(CloudTier)
+    )
+    display, code = _cached(lambda obj: obj.display_name), _cached(lambda obj: obj.code)
+
+    def live(value_of):
+        return lambda row: "" if row.status == InstanceStatus.DESTROYED else value_of(row)
 
     return [
         (_("编号"), lambda row: row.pk),
         (_("名称"), lambda row: row.name),
-        (_("云"), lambda row: row.offering.cloud.display_name),
-        (_("类别"), lambda row: row.offering.cloud.get_tier_display()),
-        (_("服务"), lambda row: row.offering.service.display_name),
-        (_("单位"), lambda row: row.agency.display_name),
-        (_("单位代码"), lambda row: row.agency.code),
-        (_("状态"), lambda row: row.get_status_display()),
-        (_("数据分级"), lambda row: row.get_data_classification_display()),
-        (_("月费用（元）"), cost),
-        (_("租期截止"), lambda row: "" if row.is_destroyed or not row.lease_end else row.lease_end.isoformat()),
-        (_("漂移"), lambda row: "" if row.is_destroyed else row.get_drift_status_display()),
-        (_("创建时间"), lambda row: _when(row.created_at)),
+        (_("云"), lambda row: display(row.offering.cloud)),
+        (_("类别"), lambda row: tiers[row.offering.cloud.tier]),
+        (_("服务"), lambda row: display(row.offering.service)),
+        (_("单位"), lambda row: display(row.agency)),
+        (_("单位代码"), lambda row: code(row.agency)),
+        (_("状态"), lambda row: statuses[row.status]),
+        (_("数据分级"), lambda row: levels.get(row.data_classification, row.data_classification)),
+        (_("月费用（元）"), live(lambda row: str(row.monthly_cost))),
+        (_("租期截止"), live(lambda row: row.lease_end.isoformat() if row.lease_end else "")),
+        (_("漂移"), live(lambda row: drifts[row.drift_status])),
+        (_("创建时间"), lambda row: _stamp(row.created_at)),
     ]
+
+
+# What the export reads of each instance: not the JSON of parameters, resources, outputs and usage.
+INSTANCE_CSV_FIELDS = (
+    "id", "name", "status", "data_classification", "monthly_cost", "lease_end", "drift_status", "created_at",
+    "agency__name", "agency__name_en", "agency__code", "offering__cloud__name", "offering__cloud__name_en",
+    "offering__cloud__tier", "offering__service__name", "offering__service__name_en",
+)
 
 
 def request_csv_columns() -> list[tuple[str, object]]:

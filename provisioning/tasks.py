@@ -87,3 +87,17 @@ def drift_checks() -> int:
     if started:
         logger.info("drift checks started: %s", started)
     return started
+
+
+@shared_task(ignore_result=True)
+def cloud_scans() -> int:
+    """Beat: scan every cloud for objects no workspace manages and managed ones that went missing."""
+    from .services.scan import scan_all
+
+    results = scan_all()
+    for result in results:
+        if result.error:
+            logger.warning("cloud scan of %s failed: %s", result.cloud.slug, result.error)
+        elif result.unmanaged or result.missing:
+            logger.info("cloud scan of %s: %s unmanaged, %s missing", result.cloud.slug, result.unmanaged, result.missing)
+    return len(results)

@@ -14,10 +14,12 @@ urlpatterns = [
     path("runs/<int:pk>/log/", views.RunLogView.as_view(), name="run_log"),
     path("approvals/", views.ApprovalInboxView.as_view(), name="approval_inbox"),
     path("instances/", views.InstanceListView.as_view(), name="instance_list"),
+    path("instances/decommission/", views.InstanceBulkDecommissionView.as_view(), name="instance_bulk_decommission"),
     path("instances/<int:pk>/", views.InstanceDetailView.as_view(), name="instance_detail"),
     path("instances/<int:pk>/live/", views.InstanceLiveView.as_view(), name="instance_live"),
     # Before the day-2 pattern, whose <slug:kind> would take "drift-check" too.
     path("instances/<int:pk>/drift-check/", views.InstanceDriftCheckView.as_view(), name="instance_drift_check"),
+    path("instances/<int:pk>/drift/<slug:action>/", views.InstanceDriftActionView.as_view(), name="instance_drift_action"),
     path("instances/<int:pk>/<slug:kind>/", views.InstanceChangeView.as_view(), name="instance_change"),
     path("capacity/", views.CapacityView.as_view(), name="capacity"),
     path("overview/", views.OverviewView.as_view(), name="overview"),

@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views import View
@@ -42,13 +43,16 @@ from .reports import overview_for_user, showback_for_user
 from .selectors import (
     approval_inbox_for_user,
     capacity_for_user,
+    failed_requests_for_user,
     instance_attention_list_for_user,
     instance_get_for_drift_check,
     instance_get_for_user,
     instance_latest_refresh_for_user,
     instance_list_for_user,
     instance_polls,
+    leases_ending_for_user,
     notification_list_for_user,
+    open_findings_for_user,
     reconciliation_list_for_user,
     request_detail_context,
     request_estimate,
@@ -60,10 +64,12 @@ from .selectors import (
 )
 from .services import reconcile as reconcile_services
 from .services import requests as request_services
+from .services.bulk import decommission_bulk
 from .services.costs import Month
 from .services.notifications import notification_mark_all_read, notification_mark_read
 from .services.requests import ParameterErrors
 from .tables import (
+    INSTANCE_CSV_FIELDS,
     InstanceTable,
     RequestTable,
     instance_csv_columns,
@@ -74,6 +80,8 @@ from .tables import (
 
 # The approval inbox shows this many at most (oldest first); filters narrow it.
 MAX_INBOX = 200
+# Instances one bulk decommission may take.
+MAX_BULK = 100
 
 # The page template of a view that htmx polls, rendered without the site around it: only its content block.
 LIVE_FRAGMENT = "provisioning/_live.html"
@@ -342,8 +350,56 @@ class InstanceListView(FilteredTableView):
     def csv_columns(self):
         return instance_csv_columns()
 
+    def export_rows(self, rows):
+        return rows.only(*INSTANCE_CSV_FIELDS)
+
     def page_rows(self, rows):
         with_last_run(rows)
+
+    def can_bulk(self) -> bool:
+        return user_can(self.request.user, "provisioning.decommission_instance")
+
+    def table_kwargs(self):
+        return {} if self.can_bulk() else {"exclude": ("select",)}
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(can_bulk=self.can_bulk(), max_bulk=MAX_BULK, **kwargs)
+
+
+class InstanceBulkDecommissionView(LoginRequiredMixin, View):
+    """POST the instances ticked on the inventory and why: one decommission request each, following its policy."""
+
+    def post(self, request):
+        back = request.POST.get("next", "")
+        if not back.startswith(reverse("provisioning:instance_list")) or not url_has_allowed_host_and_scheme(
+            back, allowed_hosts={request.get_host()}
+        ):
+            back = reverse("provisioning:instance_list")
+        if not user_can(request.user, "provisioning.decommission_instance"):
+            raise PermissionDenied
+        ids = [value for value in request.POST.getlist("instances") if value.isdigit()][: MAX_BULK + 1]
+        if not ids:
+            messages.error(request, _("请先勾选要退订的资源。"))
+            return HttpResponseRedirect(back)
+        if len(ids) > MAX_BULK:
+            messages.error(request, _("一次最多退订 %(max)s 个资源，请分批提交。") % {"max": MAX_BULK})
+            return HttpResponseRedirect(back)
+        instances = list(instance_list_for_user(request.user).filter(pk__in=ids))
+        try:
+            outcome = decommission_bulk(
+                actor=request.user, instances=instances, justification=request.POST.get("justification", "")
+            )
+        except DomainError as exc:
+            messages.error(request, exc.message)
+            return HttpResponseRedirect(back)
+        if outcome.raised:
+            messages.success(request, ngettext(
+                "已为 %(count)s 个资源发起退订申请：%(numbers)s。", "已为 %(count)s 个资源发起退订申请：%(numbers)s。",
+                len(outcome.raised),
+            ) % {"count": len(outcome.raised), "numbers": "、".join(r.number for r in outcome.raised)})
+        for instance, why in outcome.refused:
+            messages.warning(request, _("“%(name)s”未发起退订：%(why)s") % {"name": instance.name, "why": why})
+        return HttpResponseRedirect(back)
 
 
 class OverviewView(LoginRequiredMixin, TemplateView):
@@ -415,6 +471,9 @@ class InstanceDetailView(LoginRequiredMixin, TemplateView):
             change_in_flight=requests.filter(status__in=RequestStatus.active()).first(),
             refresh=instance_latest_refresh_for_user(self.request.user, instance),
             can_check_drift=user_can(self.request.user, "provisioning.reconcile_run"),
+            drift_to_accept=reconcile_services.drift_to_accept(instance)
+            if instance.status == InstanceStatus.ACTIVE else None,
+            findings=instance.findings.filter(resolved_at__isnull=True),
             base_template=self.base_template,
             polling=instance_polls(instance),
             **kwargs,
@@ -435,6 +494,31 @@ class InstanceDriftCheckView(LoginRequiredMixin, View):
         try:
             run = reconcile_services.instance_drift_check(actor=request.user, instance=instance)
             messages.success(request, _("已发起漂移检查（运行 #%(id)s）。") % {"id": run.pk})
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        return redirect("provisioning:instance_detail", pk=instance.pk)
+
+
+class InstanceDriftActionView(LoginRequiredMixin, View):
+    """An operator acts on a drifted instance: accept the cloud's values, or re-apply the approved ones."""
+
+    def post(self, request, pk, action):
+        instance = instance_get_for_drift_check(request.user, pk)
+        try:
+            if action == "accept":
+                run = reconcile_services.instance_accept_drift(
+                    actor=request.user, instance=instance, note=request.POST.get("note", "")
+                )
+                messages.success(request, _("已接受云上现状，正在写入状态（运行 #%(id)s）。") % {"id": run.pk})
+            elif action == "reapply":
+                change = reconcile_services.instance_reapply(
+                    actor=request.user, instance=instance, justification=request.POST.get("note", "")
+                )
+                messages.success(request, _("已发起重新执行的变更申请 %(number)s，审批后恢复为已批准的配置。")
+                                 % {"number": change.number})
+                return redirect("provisioning:request_detail", pk=change.pk)
+            else:
+                raise Http404
         except DomainError as exc:
             messages.error(request, exc.message)
         return redirect("provisioning:instance_detail", pk=instance.pk)
@@ -528,8 +612,10 @@ class OperationsView(LoginRequiredMixin, TemplateView):
             )
             for check in reconciliations
         ]
+        user = self.request.user
         return super().get_context_data(
-            cards=cards, instances=instance_attention_list_for_user(self.request.user), **kwargs
+            cards=cards, instances=instance_attention_list_for_user(user), failed=failed_requests_for_user(user),
+            leases=leases_ending_for_user(user), findings=open_findings_for_user(user), **kwargs
         )
 
 

@@ -82,7 +82,7 @@ def lease_warn(instance: Instance, days_left: int) -> bool:
     return True
 
 
-def _owner(instance: Instance):
+def owner_of(instance: Instance):
     """Who the decommission is asked in the name of: the person who asked for the resource while they still
     request for its agency, else the agency's longest-standing active requester; None if it has none."""
     if instance.created_by and user_can(instance.created_by, "portal.request_for_agency", instance.agency):
@@ -104,7 +104,7 @@ def lease_expire(instance: Instance) -> str | None:
     for draft in Request.objects.filter(instance=instance, status=RequestStatus.DRAFT):
         request_move(draft, RequestStatus.CANCELLED, actor=None, details={"reason": "lease_expired"})
     Instance.objects.filter(pk=instance.pk).update(lease_expiry_handled_for=instance.lease_end)
-    owner = _owner(instance)
+    owner = owner_of(instance)
     details = {"lease_end": instance.lease_end.isoformat()}
     if owner is None:
         audit_record(

@@ -27,8 +27,8 @@ from portal.errors import Conflict, DomainError, PermissionDenied
 from portal.permissions import user_can
 from portal.services import audit_record
 
-from ..choices import InstanceStatus, ResourceAction, RunKind, RunStatus
-from ..models import Instance, Run
+from ..choices import InstanceStatus, PlanMode, RequestKind, ResourceAction, RunKind, RunStatus
+from ..models import Instance, Request, Run
 from ..outcomes import run_conclude
 from .runs import run_enqueue, start_reconciliation
 
@@ -204,3 +204,55 @@ def drift_sweep(now=None, limit: int = 50) -> int:
                 continue
         started += 1
     return started
+
+
+# Acting on drift -------------------------------------------------------------------------------------------
+
+
+def drift_to_accept(instance: Instance) -> Run | None:
+    """The instance's latest drift check, when it found a difference and its plan can still be applied."""
+    latest = (
+        Run.objects.filter(workspace=instance.workspace_id, kind=RunKind.REFRESH).order_by("-queued_at", "-id").first()
+    )
+    if latest is None or latest.status != RunStatus.SUCCEEDED or not latest.plan_summary:
+        return None
+    if latest.planfile_consumed_at is not None or not latest.planfile_sha256:
+        return None
+    return latest
+
+
+@transaction.atomic
+def instance_accept_drift(*, actor, instance: Instance, note: str) -> Run:
+    """The cloud's values become the state's: apply the latest drift check's refresh-only plan. Nothing changes
+    in the cloud; Terraform forgets what the cloud no longer has and takes what it now holds. Audited."""
+    _require_operator(actor)
+    note = (note or "").strip()
+    if not note:
+        raise DomainError(_("请写明为何接受云上的现状。"), field="note")
+    if instance.status != InstanceStatus.ACTIVE:
+        raise Conflict(_("资源当前为“%(status)s”，不能接受漂移。") % {"status": instance.get_status_display()})
+    refresh = drift_to_accept(instance)
+    if refresh is None:
+        raise Conflict(_("没有可接受的漂移：请先检查漂移，且检查结果须有差异。"))
+    if instance.workspace.runs.filter(status__in=RunStatus.active()).exists():
+        raise Conflict(_("该资源有进行中的运行，请在其完成后再处置。"))
+    run = run_enqueue(
+        actor=actor, workspace=instance.workspace, kind=RunKind.APPLY, plan_mode=PlanMode.REFRESH_ONLY,
+        source_plan=refresh,
+    )
+    audit_record(actor=actor, action="instance.drift_accept_asked", obj=instance, agency=instance.agency,
+                 details={"refresh": refresh.pk, "apply": run.pk, "note": note[:500]})
+    return run
+
+
+def instance_reapply(*, actor, instance: Instance, justification: str) -> Request:
+    """Converge the cloud back to the approved parameters: a change request with the same parameters, raised on
+    the agency's behalf, planned and approved like any other (its plan shows what will be put back)."""
+    from .bulk import on_behalf_request
+
+    _require_operator(actor)
+    justification = (justification or "").strip()
+    if not justification:
+        raise DomainError(_("请写明重新执行的原因，审批人会看到它。"), field="justification")
+    return on_behalf_request(actor=actor, instance=instance, kind=RequestKind.MODIFY, justification=justification,
+                             details={"reapply": True})

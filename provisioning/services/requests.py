@@ -12,7 +12,7 @@ from django.contrib.auth.models import Group
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop, pgettext
+from django.utils.translation import gettext_lazy, gettext_noop, pgettext
 from guardian.shortcuts import assign_perm, remove_perm
 
 from catalogue.choices import CloudStatus, DataClassification
@@ -50,6 +50,9 @@ from .policies import stage_applies, stage_snapshots
 from .runs import run_cancel, run_enqueue
 from .transitions import compare_and_set
 
+# A change asked for while another is in flight on the same instance.
+IN_FLIGHT = gettext_lazy("该资源已有进行中的申请，请等待其完成或撤销后再发起。")
+
 
 class ParameterErrors(DomainError):
     """Parameters that break the module's rules: one message list per field."""
@@ -63,18 +66,24 @@ class ParameterErrors(DomainError):
 
 
 def request_move(request: Request, to_status: str, *, actor, details: dict | None = None, **fields) -> Request:
-    """Compare-and-set the request's status (from what it holds in memory) and audit it, in one transaction."""
-    return compare_and_set(
-        request,
-        to_status,
-        transitions=REQUEST_TRANSITIONS,
-        illegal=lambda from_status, to: _("申请 %(number)s 当前为“%(from)s”，不能变为“%(to)s”。")
-        % {"number": request.number, "from": RequestStatus(from_status).label, "to": RequestStatus(to).label},
-        stale=_("申请 %(number)s 已被其他操作改变，请刷新后重试。") % {"number": request.number},
-        audit={"actor": actor, "action": f"request.{to_status}", "obj": request, "agency": request.agency,
-               "details": details or {}},
-        **fields,
-    )
+    """Compare-and-set the request's status (from what it holds in memory) and audit it, in one transaction.
+
+    The database holds at most one request in flight per instance (one_change_in_flight_per_instance): two
+    changes submitted at once, or a failed one retried beside a newer one, end here as a Conflict."""
+    try:
+        return compare_and_set(
+            request,
+            to_status,
+            transitions=REQUEST_TRANSITIONS,
+            illegal=lambda from_status, to: _("申请 %(number)s 当前为“%(from)s”，不能变为“%(to)s”。")
+            % {"number": request.number, "from": RequestStatus(from_status).label, "to": RequestStatus(to).label},
+            stale=_("申请 %(number)s 已被其他操作改变，请刷新后重试。") % {"number": request.number},
+            audit={"actor": actor, "action": f"request.{to_status}", "obj": request, "agency": request.agency,
+                   "details": details or {}},
+            **fields,
+        )
+    except IntegrityError as exc:
+        raise Conflict(str(IN_FLIGHT)) from exc
 
 
 def stage_move(stage: RequestStage, to_status: str, *, actor=None, **fields) -> RequestStage:
@@ -257,7 +266,7 @@ def day2_draft(
     if instance.status != InstanceStatus.ACTIVE:
         raise Conflict(_("资源当前为“%(status)s”，不能发起变更。") % {"status": instance.get_status_display()})
     if Request.objects.filter(instance=instance, status__in=RequestStatus.active()).exists():
-        raise Conflict(_("该资源已有进行中的申请，请等待其完成或撤销后再发起。"))
+        raise Conflict(str(IN_FLIGHT))
     offering = instance.offering
     plain, secret = dict(instance.parameters), instance.workspace.secret_variables
     if kind == RequestKind.MODIFY:
