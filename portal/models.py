@@ -159,6 +159,13 @@ class NotificationChannel(models.Model):
         return f"{self.get_kind_display()} · {self.name}"
 
     @property
+    def display_name(self) -> str:
+        """The account email's name follows the reader's language; the others are the names users gave."""
+        from django.utils.translation import gettext
+
+        return gettext("账号邮箱") if self.kind == ChannelKind.EMAIL else self.name
+
+    @property
     def config(self) -> dict:
         from .crypto import decrypt
 

@@ -58,7 +58,7 @@ def email_channel(user: User) -> NotificationChannel:
     try:
         with transaction.atomic():
             return NotificationChannel.objects.create(
-                user=user, kind=ChannelKind.EMAIL, name=_("账号邮箱"), events=list(ALL_EVENTS)
+                user=user, kind=ChannelKind.EMAIL, name="账号邮箱", events=list(ALL_EVENTS)
             )
     except IntegrityError:  # made at the same moment by another transaction
         return NotificationChannel.objects.get(user=user, kind=ChannelKind.EMAIL)
