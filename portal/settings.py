@@ -205,6 +205,9 @@ DELIVERY_BACKOFF_SECONDS = env_int("DELIVERY_BACKOFF_SECONDS", 30)
 DELIVERY_TIMEOUT_SECONDS = env_int("DELIVERY_TIMEOUT_SECONDS", 10)
 # A row left "sending" this long (its worker died mid-send) is given up, not sent again: at most once.
 DELIVERY_STALE_SECONDS = env_int("DELIVERY_STALE_SECONDS", 600)
+# Hosts a robot or webhook channel may point at ("oapi.dingtalk.com,qyapi.weixin.qq.com,.example.gov.cn"; a
+# leading dot admits subdomains). Empty: any http/https URL.
+CHANNEL_ALLOWED_HOSTS = env_list("CHANNEL_ALLOWED_HOSTS")
 # How long the approve/reject links in a stage-opened message stay good.
 APPROVAL_LINK_HOURS = env_int("APPROVAL_LINK_HOURS", 72)
 

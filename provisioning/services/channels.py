@@ -106,6 +106,10 @@ def _clean_url(url: str) -> str:
         URLValidator(schemes=["http", "https"])(url)
     except Exception as exc:
         raise DomainError(_("地址必须是以 http:// 或 https:// 开头的网址。"), field="url") from exc
+    allowed = [host.lower() for host in settings.CHANNEL_ALLOWED_HOSTS]
+    host = (urllib.parse.urlsplit(url).hostname or "").lower()
+    if allowed and not any(host == entry or (entry.startswith(".") and host.endswith(entry)) for entry in allowed):
+        raise DomainError(_("该地址的主机不在允许的范围内，请联系系统管理员。"), field="url")
     return url
 
 

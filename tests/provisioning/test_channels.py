@@ -420,7 +420,7 @@ def test_the_page_adds_a_channel_keeps_its_secret_and_saves_the_choices(journey,
     assert "测试消息发送失败：HTTP 500" in failed and "page-secret-token" not in failed
 
 
-def test_the_page_refuses_bad_input_and_other_peoples_channels(journey):
+def test_the_page_refuses_bad_input_and_other_peoples_channels(journey, settings):
     user, other = journey["requester"], journey["approver"]
     client = signed_in(user)
     bad = client.post("/inbox/channels/new/", {"kind": "wecom", "name": "群", "url": "ftp://example.com/x"})
@@ -428,6 +428,12 @@ def test_the_page_refuses_bad_input_and_other_peoples_channels(journey):
     unsigned = client.post("/inbox/channels/new/", {"kind": "webhook", "name": "我的", "url": "https://example.com/h"})
     assert unsigned.status_code == 400 and "签名密钥" in unsigned.content.decode()
     assert client.post("/inbox/channels/new/", {"kind": "email", "name": "x", "url": "https://e.com"}).status_code == 400
+    settings.CHANNEL_ALLOWED_HOSTS = ["oapi.dingtalk.com", ".example.gov.cn"]
+    elsewhere = client.post("/inbox/channels/new/", {"kind": "wecom", "name": "群", "url": "http://127.0.0.1:5000/x"})
+    assert elsewhere.status_code == 400 and "允许" in elsewhere.content.decode()
+    assert client.post("/inbox/channels/new/", {"kind": "wecom", "name": "群", "url": "https://hooks.example.gov.cn/x"}).status_code == 302
+    NotificationChannel.objects.filter(user=user, kind="wecom").delete()
+    settings.CHANNEL_ALLOWED_HOSTS = []
     assert not NotificationChannel.objects.filter(user=user).exclude(kind="email").exists()
 
     theirs = robot(other, ChannelKind.WECOM, "https://qyapi.example.com/cgi-bin/webhook/send?key=k")
