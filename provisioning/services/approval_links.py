@@ -87,6 +87,11 @@ def approval_link_check(token: str, user: User) -> tuple[ApprovalLink, str]:
         raise LinkRefused(_("该审批链接已过期，请在门户的“待我审批”中处理。"))
     if link.stage.status != StageStatus.OPEN:
         raise LinkRefused(_("该审批环节已处理完毕，无需再审批。"))
+    from ..selectors import approval_inbox_for_user
+
+    if not approval_inbox_for_user(user).filter(pk=link.stage.request_id).exists():
+        # No longer theirs to sign (role taken away, or they signed another stage): the page shows nothing of it.
+        raise LinkRefused(_("您当前不能审批该申请（可能已不再具有审批权限，或已签署过它的其他环节）。"), status=403)
     return link, data["d"]
 
 

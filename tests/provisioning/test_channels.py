@@ -369,6 +369,14 @@ def test_another_users_a_tampered_or_an_expired_link_is_refused(journey, smtp):
     anonymous.logout()
     assert anonymous.get(approve)["Location"].startswith("/login/")
 
+    # The approver's role taken away: the link leads nowhere, and shows nothing of the request.
+    groups = list(journey["approver"].groups.all())
+    journey["approver"].groups.clear()
+    gone = approver.get(approve)
+    assert gone.status_code == 403 and request.title not in gone.content.decode()
+    assert approver.post(approve, {"comment": "同意"}).status_code == 403
+    journey["approver"].groups.set(groups)
+
     ApprovalLink.objects.update(expires_at=timezone.now() - timedelta(minutes=1))
     expired = approver.get(reject)
     assert expired.status_code == 400 and "已过期" in expired.content.decode()
