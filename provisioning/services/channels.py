@@ -66,7 +66,8 @@ def email_channel(user: User) -> NotificationChannel:
 
 def user_channels(user: User) -> list[NotificationChannel]:
     email_channel(user)
-    return list(NotificationChannel.objects.filter(user=user).order_by("pk"))
+    channels = NotificationChannel.objects.filter(user=user)
+    return sorted(channels, key=lambda channel: (channel.kind != ChannelKind.EMAIL, channel.pk))
 
 
 def channels_for(user: User, event: str) -> list[NotificationChannel]:
