@@ -4,6 +4,8 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import override
 
+from portal.choices import EventKind
+
 from ..models import Instance, Notification, Request, RequestStage, render_message
 from ..wakeups import wake_notification
 
@@ -22,6 +24,8 @@ def notify(
     from .approval_links import approval_link_create
     from .channels import outbox_add
 
+    if kind not in EventKind.values:
+        raise ValueError(f"unknown kind of message: {kind!r}")
     params = params or {}
     with notification_language():  # the record, in the portal's first language
         subject_zh = render_message(subject, params)[:200]

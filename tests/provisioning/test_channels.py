@@ -463,3 +463,9 @@ def test_the_page_is_linked_from_the_header_and_reads_in_english(journey):
     client.post("/i18n/setlang/", {"language": "en", "next": "/"})
     page = client.get("/inbox/channels/").content.decode()
     assert "Notification settings" in page and "通知设置" not in page
+
+
+def test_a_message_must_name_a_known_kind(journey):
+    with pytest.raises(ValueError):
+        notify([journey["requester"]], kind="whatever", subject="x")
+    assert not Notification.objects.filter(recipient=journey["requester"]).exists()
