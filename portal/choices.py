@@ -27,3 +27,31 @@ class AuditOutcome(models.TextChoices):
     SUCCESS = "success", _("成功")
     FAILURE = "failure", _("失败")
     DENIED = "denied", _("拒绝")
+
+
+class ChannelKind(models.TextChoices):
+    """Where a message goes besides the in-app inbox."""
+
+    EMAIL = "email", _("邮件")
+    DINGTALK = "dingtalk", _("钉钉群机器人")
+    WECOM = "wecom", _("企业微信群机器人")
+    WEBHOOK = "webhook", _("通用 Webhook")
+
+
+class EventKind(models.TextChoices):
+    """What a message is about; each user picks the channels for each kind (the inbox always gets it)."""
+
+    STAGE_OPENED = "stage_opened", _("有申请待我审批")
+    REQUEST_DECIDED = "request_decided", _("我的申请有审批结果")
+    REQUEST_COMPLETED = "request_completed", _("我的申请已完成")
+    REQUEST_FAILED = "request_failed", _("我的申请执行失败")
+    LEASE_ENDING = "lease_ending", _("资源租期即将到期")
+    SLA_OVERDUE = "sla_overdue", _("审批超时提醒")
+    OPERATIONS = "operations", _("运维待处置")
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", _("待发送")
+    SENDING = "sending", _("发送中")
+    SENT = "sent", _("已发送")
+    FAILED = "failed", _("发送失败")

@@ -9,7 +9,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from .choices import AgencyLevel, AuditOutcome
+from .choices import AgencyLevel, AuditOutcome, ChannelKind, DeliveryStatus, EventKind
 from .names import EnglishNameMixin, english_name_field
 
 
@@ -125,3 +125,106 @@ class AuditEvent(models.Model):
         }
         canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False, cls=DjangoJSONEncoder)
         return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class NotificationChannel(models.Model):
+    """One place a user's messages go besides the inbox: their account email, a DingTalk or WeCom group robot,
+    or a webhook of their own. `events` lists the kinds of message (EventKind) sent here.
+
+    A robot's or webhook's URL carries its access token, so the URL and the signing secret are kept together as
+    a Fernet token (`config_token`) and never shown again; `target_hint` (the host) is what pages show.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notification_channels")
+    kind = models.CharField(_("类型"), max_length=16, choices=ChannelKind.choices)
+    name = models.CharField(_("名称"), max_length=64)
+    target_hint = models.CharField(_("目标"), max_length=255, blank=True)
+    config_token = models.TextField(editable=False, blank=True)
+    events = models.JSONField(_("接收的消息"), default=list, blank=True)
+    is_active = models.BooleanField(_("启用"), default=True)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("通知渠道")
+        verbose_name_plural = pgettext_lazy("plural", "通知渠道")
+        ordering = ["user", "pk"]
+        constraints = [
+            # The account email is one channel per user (its address is the account's).
+            models.UniqueConstraint(
+                fields=["user"], condition=models.Q(kind="email"), name="notification_channel_one_email"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} · {self.name}"
+
+    @property
+    def display_name(self) -> str:
+        """The account email's name follows the reader's language; the others are the names users gave."""
+        from django.utils.translation import gettext
+
+        return gettext("账号邮箱") if self.kind == ChannelKind.EMAIL else self.name
+
+    @property
+    def config(self) -> dict:
+        from .crypto import decrypt
+
+        return json.loads(decrypt(self.config_token)) if self.config_token else {}
+
+    @config.setter
+    def config(self, values: dict) -> None:
+        from .crypto import encrypt
+
+        self.config_token = encrypt(json.dumps(values)) if values else ""
+
+
+class NotificationDelivery(models.Model):
+    """The outbox: one row per (inbox entry, channel), written in the transaction that wrote the entry and sent
+    after it commits. The unique pair makes the send happen at most once; a failed try is retried with
+    backoff until DELIVERY_MAX_ATTEMPTS."""
+
+    notification = models.ForeignKey("provisioning.Notification", on_delete=models.CASCADE, related_name="deliveries")
+    channel = models.ForeignKey(NotificationChannel, on_delete=models.CASCADE, related_name="deliveries")
+    event = models.CharField(_("消息类型"), max_length=32, choices=EventKind.choices)
+    status = models.CharField(
+        _("状态"), max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING, db_index=True
+    )
+    attempts = models.PositiveSmallIntegerField(_("尝试次数"), default=0)
+    next_attempt_at = models.DateTimeField(_("下次尝试"), db_index=True)
+    last_error = models.CharField(_("最近错误"), max_length=500, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(_("发送时间"), null=True, blank=True)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("消息投递")
+        verbose_name_plural = pgettext_lazy("plural", "消息投递")
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["notification", "channel"], name="notification_delivery_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.notification_id} → {self.channel_id} ({self.status})"
+
+
+class ApprovalLink(models.Model):
+    """The single-use key behind the approve/reject links of a stage-opened message: the signed link names the
+    nonce, and the nonce is spent when either decision is taken through it."""
+
+    nonce = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    stage = models.ForeignKey("provisioning.RequestStage", on_delete=models.CASCADE, related_name="+")
+    notification = models.OneToOneField(
+        "provisioning.Notification", null=True, blank=True, on_delete=models.CASCADE, related_name="approval_link"
+    )
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("审批链接")
+        verbose_name_plural = pgettext_lazy("plural", "审批链接")
+
+    def __str__(self) -> str:
+        return f"{self.user_id}@{self.stage_id}"

@@ -198,6 +198,21 @@ EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "云服务门户 <noreply@cloud-portal.local>")
 
+# Messages that leave the portal (email, DingTalk, WeCom, webhooks) link back to it under this address.
+PORTAL_BASE_URL = env_str("PORTAL_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+# The outbox: a failed send is tried again after DELIVERY_BACKOFF_SECONDS, doubling each time, at most
+# DELIVERY_MAX_ATTEMPTS times; a robot or webhook gets DELIVERY_TIMEOUT_SECONDS to answer.
+DELIVERY_MAX_ATTEMPTS = env_int("DELIVERY_MAX_ATTEMPTS", 6)
+DELIVERY_BACKOFF_SECONDS = env_int("DELIVERY_BACKOFF_SECONDS", 30)
+DELIVERY_TIMEOUT_SECONDS = env_int("DELIVERY_TIMEOUT_SECONDS", 10)
+# A row left "sending" this long (its worker died mid-send) is given up, not sent again: at most once.
+DELIVERY_STALE_SECONDS = env_int("DELIVERY_STALE_SECONDS", 600)
+# Hosts a robot or webhook channel may point at ("oapi.dingtalk.com,qyapi.weixin.qq.com,.example.gov.cn"; a
+# leading dot admits subdomains). Empty: any http/https URL.
+CHANNEL_ALLOWED_HOSTS = env_list("CHANNEL_ALLOWED_HOSTS")
+# How long the approve/reject links in a stage-opened message stay good.
+APPROVAL_LINK_HOURS = env_int("APPROVAL_LINK_HOURS", 72)
+
 # Celery. The default broker is Kombu's file-system transport under var/: it needs no server, which is what
 # the one-machine embedded mode wants. Production and CI set CELERY_BROKER_URL to Redis or RabbitMQ.
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
@@ -341,6 +356,8 @@ CELERY_BEAT_SCHEDULE = {
     "lease-sweep": {"task": "provisioning.tasks.lease_sweep", "schedule": float(env_int("LEASE_SWEEP_SECONDS", 3600))},
     # Each cloud's objects against what the workspaces manage (unmanaged and missing ones).
     "cloud-scans": {"task": "provisioning.tasks.cloud_scans", "schedule": float(env_int("CLOUD_SCAN_SECONDS", 21600))},
+    # Outbox rows whose wake-up message was lost (broker down at commit, worker gone) or whose retry is due.
+    "outbox-sweep": {"task": "provisioning.tasks.outbox_sweep", "schedule": float(env_int("OUTBOX_SWEEP_SECONDS", 60))},
 }
 # Every active instance gets a refresh-only plan (a drift check) when its last one is older than this; 0: never.
 DRIFT_CHECK_HOURS = env_int("DRIFT_CHECK_HOURS", 24)

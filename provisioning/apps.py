@@ -43,4 +43,9 @@ class ProvisioningConfig(AppConfig):
             "showback.exported": _("导出费用分摊"),
             "instance.destroyed": _("资源已销毁"),
             "workspace.lock_released": _("释放失效的状态锁"),
+            "approval.link_used": _("通过消息中的链接审批"),
+            "notification_channel.created": _("添加通知渠道"),
+            "notification_channel.deleted": _("删除通知渠道"),
+            "notification_channel.choices_saved": _("保存通知设置"),
+            "notification_channel.tested": _("发送测试消息"),
         })

@@ -142,3 +142,26 @@ def change_parameters_form_class(instance) -> type[forms.Form]:
             return super().clean()
 
     return ChangeParametersForm
+
+
+class ChannelForm(PortalFormMixin, forms.Form):
+    """A new DingTalk / WeCom robot or webhook; the URL and the secret are never shown again once saved."""
+
+    kind = forms.ChoiceField(label=_("类型"))
+    name = forms.CharField(label=_("名称"), max_length=64, help_text=_("例如：本单位运维群。"))
+    url = forms.CharField(
+        label=_("Webhook 地址"), max_length=1000,
+        help_text=_("机器人或接收方提供的完整地址，以 http:// 或 https:// 开头。保存后不再显示。"),
+    )
+    secret = forms.CharField(
+        label=_("签名密钥"), max_length=256, required=False, widget=forms.PasswordInput(render_value=False),
+        help_text=_("钉钉机器人“加签”的密钥（可选）；通用 Webhook 必填，用于计算 X-Portal-Signature。企业微信无需填写。"),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        from portal.choices import ChannelKind
+
+        self.fields["kind"].choices = [
+            (kind.value, kind.label) for kind in (ChannelKind.DINGTALK, ChannelKind.WECOM, ChannelKind.WEBHOOK)
+        ]

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from portal.choices import Role
+from portal.choices import EventKind, Role
 from portal.errors import Conflict
 from portal.models import User
 from portal.services import audit_record
@@ -119,6 +119,7 @@ def _unchanged(request: Request) -> None:
     request_move(request, RequestStatus.UNCHANGED, actor=None, completed_at=timezone.now())
     notify(
         [request.requester],
+        kind=EventKind.REQUEST_COMPLETED,
         subject=gettext_noop("无需变更：%(number)s"),
         body=gettext_noop("申请“%(title)s”的执行计划显示云上资源没有任何变化，因此未送审批。"),
         params={"number": request.number, "title": request.title},
@@ -135,6 +136,7 @@ def _fail(request: Request, error: str) -> None:
         instance_move(instance, InstanceStatus.ACTIVE, details={"request": request.pk, "outcome": "failed"})
     notify(
         [request.requester],
+        kind=EventKind.REQUEST_FAILED,
         subject=gettext_noop("申请失败：%(number)s"),
         body=gettext_noop("您的申请“%(title)s”执行失败，可在申请详情页查看错误并重试。"),
         params={"number": request.number, "title": request.title},
@@ -167,6 +169,7 @@ def _complete(request: Request, run: Run) -> None:
     request_move(request, RequestStatus.COMPLETED, actor=None, completed_at=now)
     notify(
         [request.requester],
+        kind=EventKind.REQUEST_COMPLETED,
         subject=gettext_noop("申请已完成：%(number)s"),
         body=gettext_noop("您的申请“%(title)s”已执行完成。"),
         params={"number": request.number, "title": request.title},
@@ -228,6 +231,7 @@ def _request_waits_for_operators(run: Run) -> None:
         instance_move(instance, InstanceStatus.NEEDS_RECONCILIATION, details={"run": run.pk})
     notify(
         User.objects.filter(groups__name=Role.OPERATOR, is_active=True),
+        kind=EventKind.OPERATIONS,
         subject=gettext_noop("运行失联待核对：%(number)s"),
         body=gettext_noop("申请“%(title)s”的执行运行 #%(run)s 失联，已自动发起刷新比对，请核对后处置。"),
         params={"number": request.number, "title": request.title, "run": run.pk},

@@ -3,18 +3,19 @@ import logging
 
 from celery import shared_task
 from django.conf import settings
-from django.core.mail import send_mail
-from django.utils.translation import gettext as _
+from django.utils import timezone
 
-from .models import Notification, Run
+from portal.choices import DeliveryStatus
+from portal.models import NotificationDelivery
+
+from .models import Run
 from .outcomes import janitor_sweep
 from .runner import execute, worker_name
-from .services import leases
-from .services.notifications import notification_language
+from .services import channels, leases
 from .services.reconcile import drift_sweep
 from .services.requests import request_remind_overdue
 from .services.runs import run_claim
-from .wakeups import wake_run
+from .wakeups import wake_delivery, wake_run
 
 logger = logging.getLogger(__name__)
 BUSY_RETRY_SECONDS = 5
@@ -49,23 +50,38 @@ def janitor() -> dict:
     return counts
 
 
-@shared_task(
-    ignore_result=True, autoretry_for=(OSError,), retry_backoff=30, retry_jitter=True, max_retries=5, acks_late=True
-)
-def notification_send(notification_id: int) -> None:
-    """Mail one inbox entry to its recipient (SMTP trouble is retried with backoff)."""
-    notification = Notification.objects.select_related("recipient").filter(pk=notification_id).first()
-    if notification is None or not notification.recipient.email:
-        return
-    with notification_language(notification.recipient):
-        subject = _("[云服务门户] %(subject)s") % {"subject": notification.subject_text}
-        message = notification.body_text or notification.subject_text
-    send_mail(
-        subject=subject,
-        message=message,
-        from_email=None,
-        recipient_list=[notification.recipient.email],
-    )
+@shared_task(ignore_result=True, acks_late=True)
+def notification_send(notification_id: int) -> dict:
+    """Send one inbox entry's outbox rows (email, robots, webhooks); a failed row is tried again later."""
+    counts = channels.notification_deliveries_send(notification_id)
+    _schedule_retries(notification_id=notification_id)
+    return counts
+
+
+@shared_task(ignore_result=True, acks_late=True)
+def delivery_send(delivery_id: int) -> str:
+    """Try one outbox row whose backoff has run out."""
+    outcome = channels.delivery_send(delivery_id)
+    if outcome == "retry":
+        _schedule_retries(pk=delivery_id)
+    return outcome
+
+
+def _schedule_retries(**which) -> None:
+    """Wake each failed-but-pending row of `which` (notification_id= or pk=) when its backoff runs out; the
+    beat's sweep is the safety net if this message is lost."""
+    now = timezone.now()
+    for row in NotificationDelivery.objects.filter(status=DeliveryStatus.PENDING, attempts__gt=0, **which):
+        wake_delivery(row.pk, countdown=max(int((row.next_attempt_at - now).total_seconds()), 1))
+
+
+@shared_task(ignore_result=True)
+def outbox_sweep() -> dict:
+    """The beat's pass over the outbox: rows whose wake-up was missed, and retries that are due."""
+    counts = channels.outbox_sweep()
+    if any(counts.values()):
+        logger.info("outbox sweep: %s", counts)
+    return counts
 
 
 @shared_task(ignore_result=True)

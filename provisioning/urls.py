@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import channel_views, views
 
 app_name = "provisioning"
 urlpatterns = [
@@ -30,4 +30,11 @@ urlpatterns = [
     path("inbox/", views.NotificationListView.as_view(), name="notification_list"),
     path("inbox/read-all/", views.NotificationMarkAllReadView.as_view(), name="notification_mark_all_read"),
     path("inbox/<int:pk>/open/", views.NotificationOpenView.as_view(), name="notification_open"),
+    path("inbox/channels/", channel_views.NotificationChannelsView.as_view(), name="notification_channels"),
+    path("inbox/channels/new/", channel_views.NotificationChannelCreateView.as_view(), name="notification_channel_create"),
+    path(
+        "inbox/channels/<int:pk>/<slug:action>/", channel_views.NotificationChannelActionView.as_view(),
+        name="notification_channel_action",
+    ),
+    path("approve-link/<str:token>/", channel_views.ApprovalLinkView.as_view(), name="approval_link"),
 ]

@@ -14,15 +14,16 @@ from .models import Run
 
 RUN_EXECUTE = "provisioning.tasks.run_execute"
 NOTIFICATION_SEND = "provisioning.tasks.notification_send"
+DELIVERY_SEND = "provisioning.tasks.delivery_send"
 
 
 def run_queue(cloud: Cloud) -> str:
     return settings.RUN_QUEUES_BY_TIER.get(cloud.tier, settings.RUN_QUEUE)
 
 
-def _send_on_commit(task_name: str, args: tuple, **options) -> None:
+def _send_on_commit(task_name: str, args: tuple, *, robust: bool = False, **options) -> None:
     signature = current_app.signature(task_name, args=args, **options)
-    transaction.on_commit(signature.apply_async)
+    transaction.on_commit(signature.apply_async, robust=robust)
 
 
 def wake_run(run: Run, *, countdown: int | None = None) -> None:
@@ -32,5 +33,11 @@ def wake_run(run: Run, *, countdown: int | None = None) -> None:
 
 
 def wake_notification(notification_id: int) -> None:
-    """Mail one inbox entry once the transaction that wrote it commits."""
-    _send_on_commit(NOTIFICATION_SEND, (notification_id,), queue=settings.NOTIFY_QUEUE)
+    """Send one inbox entry's outbox rows once the transaction that wrote it commits. A broker that cannot
+    take the message does not undo or fail the transition: the beat's outbox sweep sends the rows later."""
+    _send_on_commit(NOTIFICATION_SEND, (notification_id,), robust=True, queue=settings.NOTIFY_QUEUE)
+
+
+def wake_delivery(delivery_id: int, *, countdown: int) -> None:
+    """Try one outbox row again after its backoff."""
+    _send_on_commit(DELIVERY_SEND, (delivery_id,), robust=True, countdown=countdown, queue=settings.NOTIFY_QUEUE)

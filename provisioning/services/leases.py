@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
-from portal.choices import Role
+from portal.choices import EventKind, Role
 from portal.names import both_names
 from portal.permissions import agency_group, user_can
 from portal.services import audit_record
@@ -63,6 +63,7 @@ def lease_warn(instance: Instance, days_left: int) -> bool:
         return False
     notify(
         lease_recipients(instance),
+        kind=EventKind.LEASE_ENDING,
         subject=gettext_noop("租期即将到期：%(name)s"),
         body=gettext_noop(
             "%(agency)s 在%(cloud)s上的资源“%(name)s”租期将于 %(end)s 到期（还剩 %(days)s 天）。"
@@ -124,6 +125,7 @@ def lease_expire(instance: Instance) -> str | None:
     )
     notify(
         lease_recipients(instance),
+        kind=EventKind.LEASE_ENDING,
         subject=gettext_noop("租期已到期：%(name)s"),
         body=gettext_noop(
             "资源“%(name)s”的租期已于 %(end)s 到期，系统已自动发起退订申请 %(number)s，按审批策略审批后将销毁该资源。"

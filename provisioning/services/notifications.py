@@ -1,21 +1,31 @@
-"""The in-app inbox and email: one Notification row per recipient, mailed after commit by a task."""
+"""The in-app inbox and the outbox: one Notification row per recipient, plus one outbox row per channel the
+recipient picked for the message's kind, sent after commit by a task (services/channels.py)."""
 from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import override
 
-from ..models import Instance, Notification, Request, render_message
+from portal.choices import EventKind
+
+from ..models import Instance, Notification, Request, RequestStage, render_message
 from ..wakeups import wake_notification
 
 
 def notify(
-    recipients, *, subject: str, body: str = "", params: dict | None = None, request: Request | None = None,
-    instance: Instance | None = None,
+    recipients, *, kind: str, subject: str, body: str = "", params: dict | None = None,
+    request: Request | None = None, instance: Instance | None = None, stage: RequestStage | None = None,
 ) -> list[Notification]:
-    """Write each recipient's inbox entry; the email goes out once the transaction commits.
+    """Write each recipient's inbox entry and its outbox rows; they are sent once the transaction commits.
 
-    `subject` and `body` are untranslated texts (marked with gettext_noop) with `%(name)s` placeholders filled
-    from `params`: each reader sees them in their own language when they read them.
+    `kind` (portal.choices.EventKind) picks each recipient's channels. `subject` and `body` are untranslated
+    texts (marked with gettext_noop) with `%(name)s` placeholders filled from `params`: each reader sees them in
+    their own language. With `stage` (a stage-opened message to its approvers) each message carries single-use
+    approve and reject links.
     """
+    from .approval_links import approval_link_create
+    from .channels import outbox_add
+
+    if kind not in EventKind.values:
+        raise ValueError(f"unknown kind of message: {kind!r}")
     params = params or {}
     with notification_language():  # the record, in the portal's first language
         subject_zh = render_message(subject, params)[:200]
@@ -33,7 +43,10 @@ def notify(
             )
         )
     for notification in created:
-        wake_notification(notification.pk)
+        if stage is not None:
+            approval_link_create(notification, stage)
+        if outbox_add(notification, kind):
+            wake_notification(notification.pk)
     return created
 
 

@@ -21,7 +21,7 @@ from catalogue.module_i18n import translate_module_text
 from catalogue.module_schema import validate_values
 from catalogue.pricing import UsageRuleError, estimate
 from catalogue.selectors import offering_variables
-from portal.choices import Role
+from portal.choices import EventKind, Role
 from portal.errors import Conflict, DomainError, PermissionDenied
 from portal.models import Agency, User
 from portal.names import both_names
@@ -373,6 +373,7 @@ def request_advance(request: Request) -> RequestStage | None:
         stage_move(stage, StageStatus.OPEN, opened_at=timezone.now(), eligible_count=len(approvers))
         notify(
             approvers,
+            kind=EventKind.STAGE_OPENED,
             subject=gettext_noop("待您审批：%(number)s %(title)s"),
             body=gettext_noop("%(agency)s 的申请进入“%(stage)s”环节，月费用 ¥%(cost)s。请在 %(hours)s 小时内处理。"),
             params={
@@ -381,6 +382,7 @@ def request_advance(request: Request) -> RequestStage | None:
                 "stage": both_names(stage.name, stage.name_en), "cost": str(request.monthly_cost), "hours": stage.sla_hours,
             },
             request=request,
+            stage=stage,
         )
         return stage
     _final_approval(request)
@@ -412,6 +414,7 @@ def _final_approval(request: Request) -> None:
     )
     notify(
         [request.requester],
+        kind=EventKind.REQUEST_DECIDED,
         subject=gettext_noop("申请已批准：%(number)s"),
         body=gettext_noop("您的申请“%(title)s”已通过全部审批。"),
         params={"number": request.number, "title": request.title},
@@ -462,6 +465,7 @@ def request_approve(*, actor: User, request: Request, comment: str = "") -> Requ
         _close_stage(stage, StageStatus.APPROVED, actor=actor)
         notify(
             [request.requester],
+            kind=EventKind.REQUEST_DECIDED,
             subject=gettext_noop("审批进展：%(number)s 已通过“%(stage)s”"),
             body=gettext_noop("审批意见：%(comment)s") if comment.strip() else "",
             params={"number": request.number, "stage": both_names(stage.name, stage.name_en), "comment": comment.strip()},
@@ -495,6 +499,7 @@ def request_reject(*, actor: User, request: Request, comment: str) -> Request:
     quotas.quota_release(request)
     notify(
         [request.requester],
+        kind=EventKind.REQUEST_DECIDED,
         subject=gettext_noop("申请被驳回：%(number)s"),
         body=gettext_noop("“%(stage)s”环节驳回了您的申请。意见：%(comment)s"),
         params={"number": request.number, "stage": both_names(stage.name, stage.name_en), "comment": comment.strip()},
@@ -583,10 +588,12 @@ def request_remind_overdue() -> int:
         with transaction.atomic():
             notify(
                 stage_approvers(stage),
+                kind=EventKind.SLA_OVERDUE,
                 subject=gettext_noop("审批超时提醒：%(number)s"),
                 body=gettext_noop("“%(stage)s”环节已超过 %(hours)s 小时未处理，请尽快审批。"),
                 params={"number": stage.request.number, "stage": both_names(stage.name, stage.name_en), "hours": stage.sla_hours},
                 request=stage.request,
+                stage=stage,
             )
             RequestStage.objects.filter(pk=stage.pk).update(reminded_at=now)
         sent += 1

@@ -45,7 +45,7 @@ def test_stage_and_agency_names_in_a_message_follow_the_reader(journey):
 
 def test_a_message_written_before_the_reader_switched_follows_the_switch(journey):
     """The same stored row reads in both languages: it was not rendered once and for all when sent."""
-    note = notify([journey["requester"]], subject="申请已完成：%(number)s", params={"number": "REQ-000042"})[0]
+    note = notify([journey["requester"]], kind="request_completed", subject="申请已完成：%(number)s", params={"number": "REQ-000042"})[0]
     with translation.override("en"):
         assert note.subject_text == "Request completed: REQ-000042"
     with translation.override("zh-hans"):
@@ -60,7 +60,7 @@ def test_the_email_speaks_the_language_its_recipient_picked(journey):
     assert signed.cookies["django_language"].value == "en"
     requester.email = "clerk@example.gov.cn"
     requester.save()
-    note = notify([requester], subject="申请已完成：%(number)s", body="您的申请“%(title)s”已执行完成。",
+    note = notify([requester], kind="request_completed", subject="申请已完成：%(number)s", body="您的申请“%(title)s”已执行完成。",
                   params={"number": "REQ-000042", "title": "web-01"})[0]
     notification_send.run(note.pk)
     sent = mail.outbox[-1]
