@@ -12,7 +12,9 @@ from django.utils.translation import gettext_lazy as _
 
 from catalogue.choices import CloudTier, DataClassification
 from catalogue.models import Cloud, Service
+from portal.choices import Role
 from portal.models import Agency
+from portal.permissions import agencies_where, has_role, user_can
 
 from .choices import DriftStatus, InstanceStatus, RequestKind, RequestStatus, RunStatus
 from .models import Instance, Request, Run
@@ -57,10 +59,19 @@ class CommonFilters(django_filters.FilterSet):
 
     search_fields: list[str] = []
 
+    # The global permission that shows every agency's rows on this list.
+    view_all = ""
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         for name in ("cloud", "service", "agency"):
             self.form.fields[name].label_from_instance = lambda obj: obj.display_name
+        user = getattr(self.request, "user", None)
+        if user is not None and not user_can(user, self.view_all) and not has_role(user, Role.CLOUD_OWNER):
+            # An agency's staff choose among their own agencies, not every agency of the province.
+            self.filters["agency"].queryset = self.form.fields["agency"].queryset = Agency.objects.filter(
+                pk__in=agencies_where(user, "portal.request_for_agency", "portal.approve_for_agency")
+            ).order_by("code")
 
     def search(self, queryset, name, value):
         return _search(queryset, self.search_fields, value)
@@ -70,6 +81,7 @@ class CommonFilters(django_filters.FilterSet):
 
 
 class InstanceFilter(CommonFilters):
+    view_all = "provisioning.view_instance"
     status = django_filters.ChoiceFilter(label=_("状态"), choices=InstanceStatus.choices, empty_label=ALL)
     drift_status = django_filters.ChoiceFilter(label=_("漂移"), choices=DriftStatus.choices, empty_label=ALL)
     lease_end_after = django_filters.DateFilter(label=_("租期截止不早于"), field_name="lease_end", lookup_expr="gte")
@@ -96,6 +108,7 @@ class InstanceFilter(CommonFilters):
 
 
 class RequestFilter(CommonFilters):
+    view_all = "provisioning.view_request"
     status = django_filters.ChoiceFilter(label=_("状态"), choices=RequestStatus.choices, empty_label=ALL)
     kind = django_filters.ChoiceFilter(label=_("类型"), choices=RequestKind.choices, empty_label=ALL)
     submitted_after = django_filters.DateFilter(label=_("提交不早于"), field_name="submitted_at", lookup_expr="date__gte")

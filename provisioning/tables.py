@@ -195,13 +195,14 @@ def _stamp(value) -> str:
 
 
 def _cached(name_of):
-    """name_of(obj) once per object id: the export's clouds, services and agencies are few."""
+    """name_of(obj) once per object: the export's clouds, services and agencies are few."""
     seen: dict = {}
 
     def name(obj) -> str:
-        if obj.pk not in seen:
-            seen[obj.pk] = name_of(obj)
-        return seen[obj.pk]
+        key = (type(obj), obj.pk)
+        if key not in seen:
+            seen[key] = name_of(obj)
+        return seen[key]
 
     return name
 

@@ -56,7 +56,7 @@ class Pagination(LimitOffsetPagination):
 
 
 class UncountedPagination(Pagination):
-    """For long lists (the inventory, requests): no COUNT of the whole list on every page. One row more than
+    """Every API list (settings' DEFAULT_PAGINATION_CLASS): no COUNT of the whole list on every page. One row more than
     the page is read to know whether a next page exists; the answer has `next`, `previous` and `results`."""
 
     def paginate_queryset(self, queryset, request, view=None):

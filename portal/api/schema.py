@@ -41,8 +41,10 @@ class AutoSchema(openapi.AutoSchema):
         unsafe = self.method not in ("GET", "HEAD", "OPTIONS")
         has_body = self.method in ("POST", "PUT", "PATCH")
         paged = self._is_list_view() and self._get_paginator() is not None
+        # Query parameters of its own (e.g. the showback's month) can be wrong too.
+        queried = bool(self.get_override_parameters()) or bool(self._get_filter_parameters())
         responses = {}
-        if has_body or paged:
+        if has_body or paged or queried:
             responses["400"] = OpenApiResponse(
                 {"oneOf": [error, FIELD_ERRORS]},
                 description=_("请求有误：请求体或查询参数不合要求，或操作被业务规则拒绝。"),

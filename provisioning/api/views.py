@@ -11,7 +11,6 @@ from rest_framework.views import APIView
 
 from catalogue.selectors import offering_get_for_user
 from portal.api.lookups import IntegerIdMixin
-from portal.api.pagination import UncountedPagination
 from portal.errors import DomainError
 from provisioning.choices import RunStatus
 from provisioning.filters import InstanceFilter, RequestFilter
@@ -49,7 +48,6 @@ class RequestViewSet(IntegerIdMixin, mixins.ListModelMixin, mixins.RetrieveModel
 
     serializer_class = RequestSerializer
     queryset = Request.objects.none()  # what the schema documents; get_queryset reads what the caller may see
-    pagination_class = UncountedPagination
     filter_backends = [DjangoFilterBackend, OrderingFilter]
     filterset_class = RequestFilter
     ordering_fields = ["created_at", "submitted_at", "monthly_cost", "number"]
@@ -184,7 +182,6 @@ class InstanceViewSet(IntegerIdMixin, mixins.ListModelMixin, mixins.RetrieveMode
 
     serializer_class = InstanceSerializer
     queryset = Instance.objects.none()
-    pagination_class = UncountedPagination
     filter_backends = [DjangoFilterBackend, OrderingFilter]
     filterset_class = InstanceFilter
     ordering_fields = ["created_at", "name", "monthly_cost", "lease_end"]

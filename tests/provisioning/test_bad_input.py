@@ -97,7 +97,7 @@ def test_a_page_the_database_cannot_take_is_400_on_its_parameter(url, query, fie
 def test_the_largest_page_and_an_offset_past_the_end_are_fine(journey, operator):
     awaiting(journey["requester"], journey["offering"])
     api = Api(operator)
-    assert api.get("/api/v1/offerings/?limit=500").json()["count"] == 1
+    assert len(api.get("/api/v1/offerings/?limit=500").json()["results"]) == 1
     past = api.get("/api/v1/offerings/?limit=1&offset=9223372036854775807")
     assert past.status_code == 200 and past.json()["results"] == []
 
@@ -113,7 +113,7 @@ def test_a_requests_runs_come_a_page_at_a_time(journey):
     request = awaiting(journey["requester"], journey["offering"])
     api = Api(journey["requester"])
     body = api.get(f"/api/v1/requests/{request.pk}/runs/").json()
-    assert body["count"] == 1 and [run["id"] for run in body["results"]] == [request.plan_run_id]
+    assert [run["id"] for run in body["results"]] == [request.plan_run_id] and body["next"] is None
     assert api.get(f"/api/v1/requests/{request.pk}/runs/?limit=1&offset=1").json()["results"] == []
 
 

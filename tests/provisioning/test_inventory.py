@@ -245,3 +245,13 @@ def test_request_csv_is_the_filtered_list_and_audited(journey, no_broker):
     assert [row["编号"] for row in rows] == [waiting.number] and draft.number not in str(rows)
     event = AuditEvent.objects.get(action="requests.exported")
     assert event.details["filters"] == {"status": "awaiting_approval"}
+
+
+def test_an_agency_clerk_chooses_among_their_own_agencies_only(estate, operator):
+    clerk = UserFactory(agency=estate["edu"], roles=[Role.REQUESTER])
+    page = html(clerk, URL)
+    options = page[page.index('name="agency"'):].split("</select>")[0]
+    assert 'value="jyt"' in options and 'value="wjw"' not in options
+    assert 'value="wjw"' in html(operator, URL).split('name="agency"')[1].split("</select>")[0]
+    # Asking for another agency's rows by URL is an error, not a way to learn anything of them.
+    assert 'class="error"' in html(clerk, f"{URL}?agency=wjw")
