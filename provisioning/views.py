@@ -10,7 +10,6 @@ from django.http import Http404, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -414,24 +413,16 @@ class OverviewView(LoginRequiredMixin, TemplateView):
         return super().get_context_data(overview=overview_for_user(self.request.user), labels=labels, **kwargs)
 
 
-def month_from(request) -> tuple[Month | None, str]:
-    """The ?month=YYYY-MM asked for (this month when none), or None and the message saying what is wrong."""
-    text = (request.GET.get("month") or "").strip()
-    if not text:
-        return Month.of(timezone.localdate()), ""
-    try:
-        return Month.parse(text), ""
-    except ValueError:
-        return None, _("月份“%(value)s”无法识别，请写成 2026-11 这样的年-月。") % {"value": text[:20]}
-
-
 class ShowbackView(LoginRequiredMixin, TemplateView):
     """费用分摊: a month's cost of what the user may see, by tier, cloud and agency, as a page or CSV."""
 
     template_name = "provisioning/showback.html"
 
     def get(self, request, *args, **kwargs):
-        month, error = month_from(request)
+        try:
+            month, error = Month.asked(request.GET.get("month")), ""
+        except DomainError as exc:
+            month, error = None, exc.message
         report = showback_for_user(request.user, month) if month else None
         if report and request.GET.get("export") == "csv":
             return self.export(report)

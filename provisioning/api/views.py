@@ -1,6 +1,4 @@
 """The request journey over HTTP: the same selectors and services as the pages."""
-from django.utils import timezone
-from django.utils.translation import gettext as _
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
@@ -11,7 +9,6 @@ from rest_framework.views import APIView
 
 from catalogue.selectors import offering_get_for_user
 from portal.api.lookups import IntegerIdMixin
-from portal.errors import DomainError
 from provisioning.choices import RunStatus
 from provisioning.filters import InstanceFilter, RequestFilter
 from provisioning.models import Instance, Request, Run
@@ -243,10 +240,6 @@ class ShowbackApi(APIView):
         responses={200: ShowbackSerializer},
     )
     def get(self, request):
-        text = (request.query_params.get("month") or "").strip()
-        try:
-            month = Month.parse(text) if text else Month.of(timezone.localdate())
-        except ValueError as exc:
-            raise DomainError(_("月份须写成 2026-11 这样的年-月。"), field="month") from exc
+        month = Month.asked(request.query_params.get("month"))
         report = showback_for_user(request.user, month)
         return Response(ShowbackSerializer({"month": str(month), "total": report["total"], "lines": report["lines"]}).data)

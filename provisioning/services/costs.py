@@ -14,6 +14,9 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from portal.errors import DomainError
 
 from ..choices import InstanceStatus
 from ..models import Instance, InstanceCost
@@ -54,6 +57,20 @@ class Month:
         if len(year) != 4 or not 1 <= int(month) <= 12 or not 2000 <= int(year) <= 2999:
             raise ValueError(text)
         return cls(int(year), int(month))
+
+    @classmethod
+    def asked(cls, text: str | None) -> "Month":
+        """The month a page or API call asks for by ?month=YYYY-MM: this month when none; DomainError naming
+        the parameter when it is not one."""
+        text = (text or "").strip()
+        if not text:
+            return cls.of(timezone.localdate())
+        try:
+            return cls.parse(text)
+        except ValueError as exc:
+            raise DomainError(
+                _("月份“%(value)s”无法识别，请写成 2026-11 这样的年-月。") % {"value": text[:20]}, field="month"
+            ) from exc
 
     @classmethod
     def of(cls, day: date) -> "Month":
