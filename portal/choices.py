@@ -55,3 +55,12 @@ class DeliveryStatus(models.TextChoices):
     SENDING = "sending", _("发送中")
     SENT = "sent", _("已发送")
     FAILED = "failed", _("发送失败")
+
+
+# An outbox row is claimed before it is sent (at most once); a failed try goes back to pending until the last.
+DELIVERY_TRANSITIONS: dict[str, set[str]] = {
+    DeliveryStatus.PENDING: {DeliveryStatus.SENDING},
+    DeliveryStatus.SENDING: {DeliveryStatus.SENT, DeliveryStatus.PENDING, DeliveryStatus.FAILED},
+    DeliveryStatus.SENT: set(),
+    DeliveryStatus.FAILED: set(),
+}

@@ -11,7 +11,7 @@ from portal.errors import DomainError
 from portal.models import NotificationChannel
 
 from .forms import ChannelForm, DecisionForm
-from .services.approval_links import LinkRefused, approval_link_check, approval_link_decide
+from .services.approval_link_use import LinkRefused, approval_link_check, approval_link_decide
 from .services.channels import (
     DeliveryError,
     channel_choices_save,
@@ -95,7 +95,7 @@ class ApprovalLinkView(LoginRequiredMixin, View):
     template_name = "provisioning/approval_link.html"
 
     def refused(self, request, exc: LinkRefused):
-        return TemplateResponse(request, self.template_name, {"refused": exc.message}, status=exc.status)
+        return TemplateResponse(request, self.template_name, {"refused": exc.message}, status=exc.http_status)
 
     def get(self, request, token):
         try:

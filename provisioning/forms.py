@@ -9,6 +9,7 @@ from django.utils.translation import pgettext
 from catalogue.choices import DataClassification
 from catalogue.forms import offering_parameters_form_class
 from catalogue.models import Offering
+from portal.choices import ChannelKind
 from portal.forms import PortalFormMixin
 
 from .services.reconcile import Outcome
@@ -160,7 +161,6 @@ class ChannelForm(PortalFormMixin, forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        from portal.choices import ChannelKind
 
         self.fields["kind"].choices = [
             (kind.value, kind.label) for kind in (ChannelKind.DINGTALK, ChannelKind.WECOM, ChannelKind.WEBHOOK)

@@ -23,7 +23,7 @@ from .choices import (
     RunStatus,
     StageStatus,
 )
-from .models import Approval, Instance, Notification, QuotaLimit, Request, Run
+from .models import Approval, CloudFinding, Instance, Notification, QuotaLimit, Request, Run
 from .plan_summary import action_counts
 from .services.quotas import demand_of, limit_scope, limits_for
 from .services.reconcile import reconciliation_of, runs_awaiting_reconciliation
@@ -150,8 +150,6 @@ def instance_attention_list_for_user(user) -> QuerySet[Instance]:
 
 def open_findings_for_user(user, limit: int = 200) -> list:
     """What the cloud scans found and nobody has closed, for those who look after runs (operators)."""
-    from .models import CloudFinding
-
     if not user_can(user, "provisioning.reconcile_run"):
         return []
     return list(

@@ -15,6 +15,7 @@ from .services import channels, leases
 from .services.reconcile import drift_sweep
 from .services.requests import request_remind_overdue
 from .services.runs import run_claim
+from .services.scan import scan_all
 from .wakeups import wake_delivery, wake_run
 
 logger = logging.getLogger(__name__)
@@ -108,8 +109,6 @@ def drift_checks() -> int:
 @shared_task(ignore_result=True)
 def cloud_scans() -> int:
     """Beat: scan every cloud for objects no workspace manages and managed ones that went missing."""
-    from .services.scan import scan_all
-
     results = scan_all()
     for result in results:
         if result.error:

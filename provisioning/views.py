@@ -63,7 +63,7 @@ from .selectors import (
 )
 from .services import reconcile as reconcile_services
 from .services import requests as request_services
-from .services.bulk import decommission_bulk
+from .services.bulk import decommission_bulk, instance_reapply
 from .services.costs import Month
 from .services.notifications import notification_mark_all_read, notification_mark_read
 from .services.requests import ParameterErrors
@@ -502,7 +502,7 @@ class InstanceDriftActionView(LoginRequiredMixin, View):
                 )
                 messages.success(request, _("已接受云上现状，正在写入状态（运行 #%(id)s）。") % {"id": run.pk})
             elif action == "reapply":
-                change = reconcile_services.instance_reapply(
+                change = instance_reapply(
                     actor=request.user, instance=instance, justification=request.POST.get("note", "")
                 )
                 messages.success(request, _("已发起重新执行的变更申请 %(number)s，审批后恢复为已批准的配置。")

@@ -1,4 +1,4 @@
-"""Operators retiring many resources at once: one decommission request per instance, each following its
+"""Operators acting for an agency: retiring many resources at once, or re-applying a drifted one. Retiring: one decommission request per instance, each following its
 agency's approval policy exactly as if the agency had asked; nothing is destroyed without that approval."""
 from dataclasses import dataclass, field
 
@@ -54,3 +54,15 @@ def on_behalf_request(*, actor, instance: Instance, kind: str, justification: st
         details={**details, "asked_by": actor.get_username()},
     )
     return submit_draft(Request.objects.select_for_update().get(pk=request.pk), actor=actor)
+
+
+def instance_reapply(*, actor, instance: Instance, justification: str) -> Request:
+    """Converge the cloud back to the approved parameters: a change request with the same parameters, raised on
+    the agency's behalf, planned and approved like any other (its plan shows what will be put back)."""
+    if not user_can(actor, "provisioning.reconcile_run"):
+        raise PermissionDenied(_("您没有处置待核对运行的权限。"))
+    justification = (justification or "").strip()
+    if not justification:
+        raise DomainError(_("请写明重新执行的原因，审批人会看到它。"), field="justification")
+    return on_behalf_request(actor=actor, instance=instance, kind=RequestKind.MODIFY, justification=justification,
+                             details={"reapply": True})

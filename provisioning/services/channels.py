@@ -28,13 +28,16 @@ from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import override
 
-from portal.choices import ChannelKind, DeliveryStatus, EventKind
+from portal.choices import DELIVERY_TRANSITIONS, ChannelKind, DeliveryStatus, EventKind
 from portal.errors import DomainError, PermissionDenied
 from portal.models import NotificationChannel, NotificationDelivery, User
 from portal.services import audit_record
 
 from ..models import Notification
+from .approval_links import approval_link_urls
+from .transitions import rows_move
 
 logger = logging.getLogger(__name__)
 
@@ -184,7 +187,6 @@ def channel_choices_save(*, actor: User, choices: dict[int, set[str]]) -> None:
 def channel_test(*, actor: User, channel: NotificationChannel) -> None:
     """Send a test message now; a DeliveryError says why it did not go through."""
     _own(actor, channel)
-    from .notifications import notification_language
 
     with notification_language(actor):
         message = Message(
@@ -240,8 +242,6 @@ def notification_url(notification: Notification) -> str:
 
 def render(delivery: NotificationDelivery) -> Message:
     """The delivery's message in its recipient's language, with the link to act on it."""
-    from .approval_links import approval_link_urls
-    from .notifications import notification_language
 
     notification = delivery.notification
     recipient = notification.recipient
@@ -372,6 +372,11 @@ def deliver(channel: NotificationChannel, recipient: User, message: Message) -> 
         raise DeliveryError(f"unexpected error: {type(exc).__name__}") from None
 
 
+def delivery_move(rows, from_status: str, to_status: str, **fields) -> int:
+    """The one door of an outbox row's status (DELIVERY_TRANSITIONS)."""
+    return rows_move(rows, from_status, to_status, transitions=DELIVERY_TRANSITIONS, **fields)
+
+
 def backoff(attempts: int) -> timedelta:
     """The wait before try `attempts + 1`: DELIVERY_BACKOFF_SECONDS, doubling after each failed try."""
     return timedelta(seconds=settings.DELIVERY_BACKOFF_SECONDS * 2 ** max(attempts - 1, 0))
@@ -381,9 +386,10 @@ def delivery_send(delivery_id: int, *, now=None) -> str:
     """Try one outbox row if it is due: "sent", "retry" (pending again, later), "failed" (given up) or
     "skipped" (not due, or already taken: sent, being sent, or given up)."""
     now = now or timezone.now()
-    claimed = NotificationDelivery.objects.filter(
-        pk=delivery_id, status=DeliveryStatus.PENDING, next_attempt_at__lte=now
-    ).update(status=DeliveryStatus.SENDING, attempts=F("attempts") + 1, claimed_at=now)
+    claimed = delivery_move(
+        NotificationDelivery.objects.filter(pk=delivery_id, next_attempt_at__lte=now),
+        DeliveryStatus.PENDING, DeliveryStatus.SENDING, attempts=F("attempts") + 1, claimed_at=now,
+    )
     if not claimed:
         return "skipped"
     delivery = NotificationDelivery.objects.select_related("notification__recipient", "channel").get(pk=delivery_id)
@@ -395,16 +401,18 @@ def delivery_send(delivery_id: int, *, now=None) -> str:
     except Exception as exc:
         error = str(exc) if isinstance(exc, DeliveryError) else f"unexpected error: {type(exc).__name__}"
         give_up = delivery.attempts >= settings.DELIVERY_MAX_ATTEMPTS or error.startswith("channel switched off")
-        NotificationDelivery.objects.filter(pk=delivery_id, status=DeliveryStatus.SENDING).update(
-            status=DeliveryStatus.FAILED if give_up else DeliveryStatus.PENDING,
+        delivery_move(
+            NotificationDelivery.objects.filter(pk=delivery_id), DeliveryStatus.SENDING,
+            DeliveryStatus.FAILED if give_up else DeliveryStatus.PENDING,
             next_attempt_at=now + backoff(delivery.attempts), last_error=error[:500], claimed_at=None,
         )
         logger.warning(
             "delivery %s (%s, attempt %s) failed: %s", delivery_id, channel.kind, delivery.attempts, error
         )
         return "failed" if give_up else "retry"
-    NotificationDelivery.objects.filter(pk=delivery_id).update(
-        status=DeliveryStatus.SENT, sent_at=timezone.now(), last_error="", claimed_at=None
+    delivery_move(
+        NotificationDelivery.objects.filter(pk=delivery_id), DeliveryStatus.SENDING, DeliveryStatus.SENT,
+        sent_at=timezone.now(), last_error="", claimed_at=None,
     )
     return "sent"
 
@@ -424,9 +432,11 @@ def outbox_sweep(*, now=None, limit: int = 200) -> dict[str, int]:
     """The beat's pass: give up rows stuck in "sending" (their worker died mid-send: at most once, so they
     are not sent again), then send the pending rows that are due (missed wake-ups and retries)."""
     now = now or timezone.now()
-    stale = NotificationDelivery.objects.filter(
-        status=DeliveryStatus.SENDING, claimed_at__lt=now - timedelta(seconds=settings.DELIVERY_STALE_SECONDS)
-    ).update(status=DeliveryStatus.FAILED, last_error="the sender stopped mid-send; outcome unknown, not resent")
+    stale = delivery_move(
+        NotificationDelivery.objects.filter(claimed_at__lt=now - timedelta(seconds=settings.DELIVERY_STALE_SECONDS)),
+        DeliveryStatus.SENDING, DeliveryStatus.FAILED,
+        last_error="the sender stopped mid-send; outcome unknown, not resent",
+    )
     counts = {"stale": stale}
     due = NotificationDelivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now).order_by(
         "next_attempt_at", "pk"
@@ -435,3 +445,9 @@ def outbox_sweep(*, now=None, limit: int = 200) -> dict[str, int]:
         outcome = delivery_send(pk, now=now)
         counts[outcome] = counts.get(outcome, 0) + 1
     return counts
+
+
+def notification_language(user=None):
+    """The language a message is written in for `user` when it leaves the portal: the one they last picked,
+    else the portal's first language (Chinese)."""
+    return override(getattr(user, "language", "") or settings.LANGUAGE_CODE)

@@ -1,13 +1,13 @@
 """The in-app inbox and the outbox: one Notification row per recipient, plus one outbox row per channel the
 recipient picked for the message's kind, sent after commit by a task (services/channels.py)."""
-from django.conf import settings
 from django.utils import timezone
-from django.utils.translation import override
 
 from portal.choices import EventKind
 
 from ..models import Instance, Notification, Request, RequestStage, render_message
 from ..wakeups import wake_notification
+from .approval_links import approval_link_create
+from .channels import notification_language, outbox_add
 
 
 def notify(
@@ -21,9 +21,6 @@ def notify(
     their own language. With `stage` (a stage-opened message to its approvers) each message carries single-use
     approve and reject links.
     """
-    from .approval_links import approval_link_create
-    from .channels import outbox_add
-
     if kind not in EventKind.values:
         raise ValueError(f"unknown kind of message: {kind!r}")
     params = params or {}
@@ -48,12 +45,6 @@ def notify(
         if outbox_add(notification, kind):
             wake_notification(notification.pk)
     return created
-
-
-def notification_language(user=None):
-    """The language a message is written in for `user` when it leaves the portal: the one they last picked,
-    else the portal's first language (Chinese)."""
-    return override(getattr(user, "language", "") or settings.LANGUAGE_CODE)
 
 
 def notification_mark_read(*, actor, notification: Notification) -> Notification:

@@ -27,8 +27,8 @@ from portal.errors import Conflict, DomainError, PermissionDenied
 from portal.permissions import user_can
 from portal.services import audit_record
 
-from ..choices import InstanceStatus, PlanMode, RequestKind, ResourceAction, RunKind, RunStatus
-from ..models import Instance, Request, Run
+from ..choices import InstanceStatus, PlanMode, ResourceAction, RunKind, RunStatus
+from ..models import Instance, Run
 from ..outcomes import run_conclude
 from .runs import run_enqueue, start_reconciliation
 
@@ -243,16 +243,3 @@ def instance_accept_drift(*, actor, instance: Instance, note: str) -> Run:
     audit_record(actor=actor, action="instance.drift_accept_asked", obj=instance, agency=instance.agency,
                  details={"refresh": refresh.pk, "apply": run.pk, "note": note[:500]})
     return run
-
-
-def instance_reapply(*, actor, instance: Instance, justification: str) -> Request:
-    """Converge the cloud back to the approved parameters: a change request with the same parameters, raised on
-    the agency's behalf, planned and approved like any other (its plan shows what will be put back)."""
-    from .bulk import on_behalf_request
-
-    _require_operator(actor)
-    justification = (justification or "").strip()
-    if not justification:
-        raise DomainError(_("请写明重新执行的原因，审批人会看到它。"), field="justification")
-    return on_behalf_request(actor=actor, instance=instance, kind=RequestKind.MODIFY, justification=justification,
-                             details={"reapply": True})

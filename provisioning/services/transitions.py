@@ -35,3 +35,11 @@ def compare_and_set(
             setattr(obj, name, value)
     obj.status = to_status
     return obj
+
+
+def rows_move(queryset, from_status: str, to_status: str, *, transitions: dict[str, set[str]], **fields) -> int:
+    """Compare-and-set for rows that record their own history and are not audited one by one (outbox
+    deliveries: the table is the record): move those of `queryset` still at `from_status`; returns how many."""
+    if to_status not in transitions[from_status]:
+        raise ValueError(f"{from_status} -> {to_status} is not in the table")
+    return queryset.filter(status=from_status).update(status=to_status, **fields)

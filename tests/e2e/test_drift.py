@@ -10,6 +10,7 @@ from provisioning.choices import DriftStatus, FindingKind, InstanceStatus, Reque
 from provisioning.models import CloudFinding, Instance, Run
 from provisioning.services import reconcile
 from provisioning.services import requests as svc
+from provisioning.services.bulk import instance_reapply
 from provisioning.services.scan import cloud_scan
 from tests.catalogue.factories import CloudFactory, OfferingFactory, ServiceFactory
 from tests.e2e.helpers import cloud_client, count_objects, wait_for
@@ -67,7 +68,7 @@ def test_deleted_bucket_is_missing_and_drifted_then_reapplied_or_accepted(
     assert any(entry["action"] == "delete" for entry in check.plan_summary)
 
     # Re-apply: a change with the same parameters, approved like any other, puts the bucket back.
-    change = reconcile.instance_reapply(actor=operator, instance=instance, justification="误删，恢复")
+    change = instance_reapply(actor=operator, instance=instance, justification="误删，恢复")
     assert change.kind == RequestKind.MODIFY and change.requester == requester
     reaches(change, "awaiting_approval")
     for signer in signers:
