@@ -38,6 +38,7 @@ class ProvisioningConfig(AppConfig):
             "instance.drift_accepted": _("云上现状已写入状态"),
             "cloud.scanned": _("云上核对扫描"),
             "cloud.scan_failed": _("云上核对扫描失败"),
+            "cloud.finding_adopted": _("云上对象已纳管"),
             "inventory.exported": _("导出资源清单"),
             "requests.exported": _("导出申请列表"),
             "showback.exported": _("导出费用分摊"),

@@ -51,6 +51,7 @@ class ResourceAction(models.TextChoices):
     UPDATE = "update", _("变更")
     REPLACE = "replace", _("替换")
     DELETE = "delete", _("删除")
+    IMPORT = "import", _("纳管")
     READ = "read", _("读取")
     NO_OP = "no-op", _("不变")
 

@@ -11,6 +11,7 @@ from catalogue.forms import offering_parameters_form_class
 from catalogue.models import Offering
 from portal.choices import ChannelKind
 from portal.forms import PortalFormMixin
+from portal.models import Agency
 
 from .services.reconcile import Outcome
 
@@ -34,6 +35,22 @@ class RequestForm(PortalFormMixin, forms.Form):
         self.fields["data_classification"].help_text = _("此云允许：%(levels)s") % {
             "levels": pgettext("list separator", "、").join(offering.classification_labels())
         }
+
+
+class AdoptForm(PortalFormMixin, forms.Form):
+    """Who an unmanaged object is adopted for, and as which offering of its cloud."""
+
+    agency = forms.ModelChoiceField(label=_("归属单位"), queryset=Agency.objects.none(),
+                                    help_text=_("纳管后资源归该单位，申请以该单位申请人的名义提交。"))
+    offering = forms.ModelChoiceField(label=_("服务规格"), queryset=Offering.objects.none(),
+                                      help_text=_("只列出此云上能管理这类对象的服务规格。"))
+
+    def __init__(self, *args, offerings: list[Offering], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["agency"].queryset = Agency.objects.order_by("code")
+        self.fields["agency"].label_from_instance = lambda agency: agency.display_name
+        self.fields["offering"].queryset = Offering.objects.filter(pk__in=[offering.pk for offering in offerings]).select_related("service")
+        self.fields["offering"].label_from_instance = lambda offering: offering.service.display_name
 
 
 class DecisionForm(PortalFormMixin, forms.Form):

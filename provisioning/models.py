@@ -66,6 +66,9 @@ class Workspace(EncryptedJSONMixin, models.Model):
     secret_variables_token = models.TextField(editable=False, blank=True)
     state_serial = models.IntegerField(_("状态序号"), null=True, blank=True)
     state_lineage = models.CharField(_("状态谱系"), max_length=64, blank=True)
+    # Objects made outside the portal that its first apply takes over (terraform import): [{"address", "id"}],
+    # the address within the module. Kept as the record of where the workspace's objects came from.
+    imports = models.JSONField(_("纳管对象"), default=list, blank=True)
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
 
     class Meta:
@@ -307,6 +310,11 @@ class Request(EncryptedJSONMixin, models.Model):
     usage = models.JSONField(_("用量"), default=dict, blank=True)
     plan_run = models.ForeignKey(Run, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     apply_run = models.ForeignKey(Run, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # A create that takes over an object a cloud scan found unmanaged (provisioning.services.adopt).
+    adopts = models.ForeignKey(
+        "CloudFinding", verbose_name=_("纳管的发现"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="adoptions",
+    )
     approved_plan_sha256 = models.CharField(max_length=64, blank=True)
     policy_name = models.CharField(_("审批策略"), max_length=128, blank=True)
     policy_name_en = english_name_field(128)
@@ -327,6 +335,11 @@ class Request(EncryptedJSONMixin, models.Model):
             models.UniqueConstraint(
                 fields=["instance"], condition=Q(status__in=sorted(RequestStatus.active())),
                 name="one_change_in_flight_per_instance",
+            ),
+            # One adoption in flight per finding; see services.adopt.
+            models.UniqueConstraint(
+                fields=["adopts"], condition=Q(status__in=sorted(RequestStatus.active())),
+                name="one_adoption_in_flight_per_finding",
             ),
         ]
         indexes = [

@@ -29,6 +29,7 @@ from .choices import (
 )
 from .models import Instance, Request, Run, Workspace
 from .services import quotas
+from .services.adopt import finding_adopted
 from .services.instances import instance_create, instance_move, instance_usage
 from .services.notifications import notify
 from .services.requests import request_advance, request_move, stage_move
@@ -159,6 +160,8 @@ def _complete(request: Request, run: Run) -> None:
         instance = instance_create(request=request, run=run)
         Request.objects.filter(pk=request.pk).update(instance=instance)
         request.instance = instance
+        if request.adopts_id:
+            finding_adopted(request)
     else:  # modify
         quotas.quota_consume(request)
         instance_move(

@@ -1,6 +1,7 @@
 """What approvers read: a plan reduced to one entry per resource, with sensitive values masked.
 
-Input is `terraform show -json <planfile>`. Each entry says the action (create, update, replace, delete) and,
+Input is `terraform show -json <planfile>`. Each entry says the action (create, update, replace, delete, or
+import: an object taken over from outside Terraform, with what its apply changes on it) and,
 per changed top-level attribute, the value before and after. Terraform's own sensitivity markers are honoured,
 and every value also passes the run's redactor, so a secret is masked even where a module forgot to mark it.
 """
@@ -66,15 +67,23 @@ def _attribute_changes(change: dict, redact: Callable[[str], str]) -> list[dict]
     return rows
 
 
-def summarize(plan: dict, redact: Callable[[str], str], *, section: str = "resource_changes") -> list[dict]:
+def summarize(
+    plan: dict, redact: Callable[[str], str], *, section: str = "resource_changes", imported: set[str] = frozenset()
+) -> list[dict]:
     """One entry per resource that changes: address, type, action and the attributes that change.
 
-    `section="resource_drift"` reads what Terraform found changed outside it (a refresh-only plan).
+    `section="resource_drift"` reads what Terraform found changed outside it (a refresh-only plan). `imported`
+    names the addresses an adoption took over just before this plan: each is shown as an import, with what the
+    apply changes on it (Terraform 1.5+ marks such changes itself, `importing`, when import blocks are used).
     """
     entries = []
     for resource in plan.get(section) or []:
         change = resource.get("change", {})
         action = action_of(change.get("actions", []))
+        taken_over = change.get("importing") or resource.get("address") in imported
+        if taken_over and action in (ResourceAction.NO_OP, ResourceAction.UPDATE):
+            # Taken over from outside Terraform (an import block), with whatever the apply then changes on it.
+            action = ResourceAction.IMPORT
         if action in (ResourceAction.NO_OP, ResourceAction.READ):
             continue
         entries.append(
@@ -90,7 +99,9 @@ def summarize(plan: dict, redact: Callable[[str], str], *, section: str = "resou
 
 
 def action_counts(summary: list[dict]) -> dict[str, int]:
-    counts = {action: 0 for action in (ResourceAction.CREATE, ResourceAction.UPDATE, ResourceAction.REPLACE, ResourceAction.DELETE)}
+    counts = {action: 0 for action in (
+        ResourceAction.CREATE, ResourceAction.UPDATE, ResourceAction.REPLACE, ResourceAction.DELETE, ResourceAction.IMPORT
+    )}
     for entry in summary:
         counts[entry["action"]] = counts.get(entry["action"], 0) + 1
     return counts

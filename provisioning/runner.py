@@ -32,7 +32,7 @@ from .outcomes import run_conclude
 from .plan_summary import summarize
 from .services.runs import run_heartbeat
 from .terraform_client import MASK, TerraformClient, TerraformError
-from .workspaces import PreparedWorkspace, prepare
+from .workspaces import PreparedWorkspace, prepare, run_imports
 
 logger = logging.getLogger(__name__)
 PLANFILE = "portal.tfplan"
@@ -180,8 +180,16 @@ def _plan(
 ) -> tuple[dict, tuple[int | None, str]]:
     if run.release_stale_lock:
         _release_stale_lock(run, client, reporter)
-    # A plan writes no state: the version it is made from is also the one the workspace is at afterwards.
+    # A plan writes no state: the version it is made from is also the one the workspace is at afterwards. The
+    # one exception is adoption: the objects it takes over are imported into the new workspace's state first
+    # (that changes nothing in the cloud), so the plan the approvers sign is what the apply does to them.
     state = client.state()
+    imported = {f"module.main.{item['address']}" for item in run_imports(run)}
+    pending = [item for item in run_imports(run) if f"module.main.{item['address']}" not in state_addresses(state)]
+    for item in pending:
+        client.import_resource(f"module.main.{item['address']}", item["id"])
+    if pending:
+        state = client.state()
     serial, lineage = version_of(state)
     t0 = time.monotonic()
     has_changes = client.plan(
@@ -201,7 +209,7 @@ def _plan(
     return {
         **held,
         "has_changes": has_changes,
-        "plan_summary": summarize(plan_json, prepared.redact, section=section),
+        "plan_summary": summarize(plan_json, prepared.redact, section=section, imported=imported),
         "planfile_token": crypto.encrypt(base64.b64encode(raw).decode()).encode(),
         "planfile_sha256": hashlib.sha256(raw).hexdigest(),
         "state_serial_before": serial,
@@ -261,6 +269,14 @@ def masked_outputs(outputs: dict, prepared: PreparedWorkspace) -> dict:
             value = output.get("value")
             result[name] = prepared.redact(value) if isinstance(value, str) else value
     return result
+
+
+def state_addresses(state: dict) -> set[str]:
+    """Every resource address the state holds (module.main.type.name)."""
+    return {
+        ".".join(part for part in (resource.get("module", ""), resource.get("type", ""), resource.get("name", "")) if part)
+        for resource in state.get("resources", []) if resource.get("mode", "managed") == "managed"
+    }
 
 
 def resources_of(state: dict) -> list[dict]:

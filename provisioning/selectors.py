@@ -152,10 +152,29 @@ def open_findings_for_user(user, limit: int = 200) -> list:
     """What the cloud scans found and nobody has closed, for those who look after runs (operators)."""
     if not user_can(user, "provisioning.reconcile_run"):
         return []
-    return list(
+    findings = list(
         CloudFinding.objects.filter(resolved_at__isnull=True).select_related("cloud", "instance")
         .order_by("kind", "cloud__slug", "-last_seen_at")[:limit]
     )
+    # The adoption in flight, if any, so the page links to it instead of offering a second one.
+    adopting = {
+        request.adopts_id: request for request in Request.objects.filter(
+            adopts__in=[finding.pk for finding in findings], status__in=RequestStatus.active()
+        ).only("pk", "adopts", "status")
+    }
+    for finding in findings:
+        finding.adoption = adopting.get(finding.pk)
+    return findings
+
+
+def finding_get_for_adopter(user, pk) -> CloudFinding:
+    """An open finding an operator may act on; 404 for whoever may not (nobody else learns it exists)."""
+    if not user_can(user, "provisioning.reconcile_run"):
+        raise Http404
+    finding = CloudFinding.objects.select_related("cloud").filter(pk=pk, resolved_at__isnull=True).first()
+    if finding is None:
+        raise Http404
+    return finding
 
 
 def failed_requests_for_user(user, limit: int = 50) -> list[Request]:

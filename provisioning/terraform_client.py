@@ -198,6 +198,11 @@ class TerraformClient:
         code = self._stream("plan", argv, ok=(0, 2))
         return code == 2
 
+    def import_resource(self, address: str, object_id: str) -> None:
+        """Bring an object made outside Terraform into the state at `address` (no change in the cloud)."""
+        argv = self._argv("import", address, object_id, input=False, no_color=IsFlagged, lock_timeout=LOCK_TIMEOUT)
+        self._stream("import", argv)
+
     def show_plan(self, planfile: str) -> dict:
         return json.loads(self._capture(["show", "-json", planfile]))
 

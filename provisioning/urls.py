@@ -27,6 +27,7 @@ urlpatterns = [
     path("operations/", views.OperationsView.as_view(), name="operations"),
     path("operations/runs/<int:pk>/reconcile/", views.RunReconcileView.as_view(), name="run_reconcile"),
     path("operations/runs/<int:pk>/recheck/", views.RunRecheckView.as_view(), name="run_recheck"),
+    path("operations/findings/<int:pk>/adopt/", views.FindingAdoptView.as_view(), name="finding_adopt"),
     path("inbox/", views.NotificationListView.as_view(), name="notification_list"),
     path("inbox/read-all/", views.NotificationMarkAllReadView.as_view(), name="notification_mark_all_read"),
     path("inbox/<int:pk>/open/", views.NotificationOpenView.as_view(), name="notification_open"),

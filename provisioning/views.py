@@ -28,6 +28,7 @@ from portal.services import audit_record
 from .choices import InstanceStatus, RequestKind, RequestStatus, RunStatus, StageStatus
 from .filters import InstanceFilter, RequestFilter
 from .forms import (
+    AdoptForm,
     DecisionForm,
     DecommissionForm,
     ExtendForm,
@@ -43,6 +44,7 @@ from .selectors import (
     approval_inbox_for_user,
     capacity_for_user,
     failed_requests_for_user,
+    finding_get_for_adopter,
     instance_attention_list_for_user,
     instance_get_for_drift_check,
     instance_get_for_user,
@@ -63,6 +65,7 @@ from .selectors import (
 )
 from .services import reconcile as reconcile_services
 from .services import requests as request_services
+from .services.adopt import NAMED_BY_IDENTITY, adoption_offerings, finding_adopt
 from .services.bulk import decommission_bulk, instance_reapply
 from .services.costs import Month
 from .services.notifications import notification_mark_all_read, notification_mark_read
@@ -631,6 +634,57 @@ class RunReconcileView(OperationsView):
                     messages.error(request, exc.message)
                     return redirect("provisioning:operations")
         return self.render_to_response(self.get_context_data(bound=form, bound_run_id=run.pk))
+
+
+class FindingAdoptView(LoginRequiredMixin, TemplateView):
+    """纳管: an operator takes an object a cloud scan found unmanaged into a new instance of an agency. First the
+    agency and the offering (a GET form), then the offering's parameters, which must describe the object as it
+    is; the request goes through the agency's approvals, and its plan shows the object taken over."""
+
+    template_name = "provisioning/finding_adopt.html"
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.user.is_authenticated:
+            self.finding = finding_get_for_adopter(request.user, kwargs["pk"])
+            self.offerings = adoption_offerings(self.finding)
+        return super().dispatch(request, *args, **kwargs)
+
+    def forms_for(self, data, offering):
+        initial = {NAMED_BY_IDENTITY[self.finding.resource_type]: self.finding.object_id} \
+            if self.finding.resource_type in NAMED_BY_IDENTITY else {}
+        parameters = offering_parameters_form_class(offering)(data, prefix="p", initial=initial)
+        return parameters, RequestForm(data, offering=offering, prefix="r")
+
+    def get(self, request, *args, **kwargs):
+        choice = AdoptForm(request.GET or None, offerings=self.offerings)
+        parameters = details = None
+        if choice.is_bound and choice.is_valid():
+            parameters, details = self.forms_for(None, choice.cleaned_data["offering"])
+        return self.render_to_response(self.get_context_data(choice=choice, form=parameters, request_form=details))
+
+    def post(self, request, *args, **kwargs):
+        choice = AdoptForm(request.POST, offerings=self.offerings)
+        if not choice.is_valid():
+            return self.render_to_response(self.get_context_data(choice=choice))
+        offering = choice.cleaned_data["offering"]
+        parameters, details = self.forms_for(request.POST, offering)
+        if parameters.is_valid() and details.is_valid():
+            data = details.cleaned_data
+            try:
+                adoption = finding_adopt(
+                    actor=request.user, finding=self.finding, agency=choice.cleaned_data["agency"], offering=offering,
+                    parameters=parameters.cleaned_data, justification=data["justification"], title=data["title"],
+                    data_classification=data["data_classification"], lease_months=data["lease_months"],
+                )
+                messages.success(request, _("已发起纳管申请 %(number)s，审批通过后执行导入。") % {"number": adoption.number})
+                return redirect("provisioning:request_detail", pk=adoption.pk)
+            except DomainError as exc:
+                if not apply_domain_error(exc, parameters, details, choice):
+                    details.add_error(None, exc.message)
+        return self.render_to_response(self.get_context_data(choice=choice, form=parameters, request_form=details))
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(finding=self.finding, offerings=self.offerings, **kwargs)
 
 
 class RunRecheckView(LoginRequiredMixin, View):

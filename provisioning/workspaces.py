@@ -17,6 +17,7 @@ from pcloud_provider import VERSION as PROVIDER_VERSION
 
 from catalogue.selectors import module_variables
 
+from .choices import PlanMode, RequestKind, RunKind
 from .models import Run, Workspace
 from .terraform_client import Redactor, base_environment
 
@@ -96,6 +97,32 @@ def root_module(
             name: {"value": f"${{module.main.{name}}}", "sensitive": sensitive} for name, sensitive in outputs.items()
         }
     return root
+
+
+def run_imports(run: Run) -> list[dict]:
+    """What the run takes over: the workspace's imports, for the plan of the create that adopts them (the runner
+    imports each into the workspace's state before planning; see provisioning.runner)."""
+    if not run.workspace.imports or run.plan_mode != PlanMode.NORMAL or run.kind != RunKind.PLAN:
+        return []
+    if run.request is None or run.request.kind != RequestKind.CREATE:
+        return []
+    return run.workspace.imports
+
+
+def module_addresses(files: dict[str, str], resource_type: str) -> list[str]:
+    """Addresses (type.name) of the module's single resources of one type: what an object can be imported to."""
+    addresses = []
+    for filename, source in sorted(files.items()):
+        if not filename.endswith(".tf") or f'"{resource_type}"' not in source:
+            continue
+        for block in hcl2.loads(source).get("resource", []):
+            for raw_type, named in block.items():
+                if raw_type.strip('"') != resource_type:
+                    continue
+                for raw_name, body in named.items():
+                    if "count" not in body and "for_each" not in body:
+                        addresses.append(f"{resource_type}.{raw_name.strip(chr(34))}")
+    return addresses
 
 
 def prepare(run: Run, directory: Path) -> PreparedWorkspace:

@@ -52,6 +52,8 @@ from .transitions import compare_and_set
 
 # A change asked for while another is in flight on the same instance.
 IN_FLIGHT = gettext_lazy("该资源已有进行中的申请，请等待其完成或撤销后再发起。")
+# An adoption asked for while another of the same object is in flight.
+ADOPTING = gettext_lazy("该对象已有进行中的纳管申请，请等待其完成或撤销后再发起。")
 
 
 class ParameterErrors(DomainError):
@@ -68,8 +70,9 @@ class ParameterErrors(DomainError):
 def request_move(request: Request, to_status: str, *, actor, details: dict | None = None, **fields) -> Request:
     """Compare-and-set the request's status (from what it holds in memory) and audit it, in one transaction.
 
-    The database holds at most one request in flight per instance (one_change_in_flight_per_instance): two
-    changes submitted at once, or a failed one retried beside a newer one, end here as a Conflict."""
+    The database holds at most one request in flight per instance (one_change_in_flight_per_instance) and per
+    adopted finding (one_adoption_in_flight_per_finding): two changes submitted at once, or a failed one retried
+    beside a newer one, end here as a Conflict."""
     try:
         return compare_and_set(
             request,
@@ -83,7 +86,7 @@ def request_move(request: Request, to_status: str, *, actor, details: dict | Non
             **fields,
         )
     except IntegrityError as exc:
-        raise Conflict(str(IN_FLIGHT)) from exc
+        raise Conflict(str(ADOPTING if "one_adoption_in_flight" in str(exc) else IN_FLIGHT)) from exc
 
 
 def stage_move(stage: RequestStage, to_status: str, *, actor=None, **fields) -> RequestStage:
@@ -209,6 +212,19 @@ def request_create(
     agency = agency or actor.agency
     if agency is None or not user_can(actor, "portal.request_for_agency", agency):
         raise PermissionDenied(_("您不能代表该单位提交申请。"))
+    return create_draft(
+        offering=offering, parameters=parameters, requester=actor, actor=actor, agency=agency, title=title,
+        justification=justification, data_classification=data_classification, lease_months=lease_months,
+    )
+
+
+def create_draft(
+    *, offering: Offering, parameters: dict, requester: User, actor: User, agency: Agency, title: str = "",
+    justification: str = "", data_classification: int = DataClassification.INTERNAL, lease_months: int | None = None,
+    details: dict | None = None, **fields,
+) -> Request:
+    """The draft itself, for `requester`, once whoever asks may: the requester (request_create) or an operator
+    adopting an unmanaged object for the agency (provisioning.services.adopt, with `adopts`)."""
     _check_offering(offering)
     _check_classification(offering, int(data_classification))
     lease_months = offering.lease_default_months if lease_months is None else int(lease_months)
@@ -219,7 +235,7 @@ def request_create(
         kind=RequestKind.CREATE,
         title=(title or f"{offering.service.name} · {plain.get('name', '')}".strip(" ·"))[:128],
         justification=justification,
-        requester=actor,
+        requester=requester,
         agency=agency,
         offering=offering,
         parameters=plain,
@@ -227,12 +243,15 @@ def request_create(
         lease_months=int(lease_months),
         monthly_cost=cost,
         usage=usage,
+        **fields,
     )
     request.secret_parameters = secret
-    request.full_clean(exclude=["instance", "workspace", "plan_run", "apply_run"])
+    request.full_clean(exclude=["instance", "workspace", "plan_run", "apply_run", "adopts"])
     request.save()
     _grant_viewers(request)
-    audit_record(actor=actor, action="request.create", obj=request, agency=agency, details={"kind": request.kind})
+    audit_record(
+        actor=actor, action="request.create", obj=request, agency=agency, details={"kind": request.kind, **(details or {})}
+    )
     return request
 
 

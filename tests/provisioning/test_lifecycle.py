@@ -114,13 +114,13 @@ def test_the_requester_is_told_no_change_on_the_page_and_in_the_api(journey):
     assert "新建 0 · 变更 0 · 替换 0 · 删除 0" in page
     body = Api(journey["requester"]).get(f"/api/v1/requests/{change.pk}/").json()
     assert body["status"] == "unchanged"
-    assert body["plan"]["plan_counts"] == {"create": 0, "update": 0, "replace": 0, "delete": 0}
+    assert body["plan"]["plan_counts"] == {"create": 0, "update": 0, "replace": 0, "delete": 0, "import": 0}
 
 
 def test_plan_counts_name_every_kind_of_action(journey):
     request = awaiting(journey["requester"], journey["offering"])
     body = Api(journey["requester"]).get(f"/api/v1/requests/{request.pk}/").json()
-    assert body["plan"]["plan_counts"] == {"create": 1, "update": 0, "replace": 0, "delete": 0}
+    assert body["plan"]["plan_counts"] == {"create": 1, "update": 0, "replace": 0, "delete": 0, "import": 0}
 
 
 # Destroyed ---------------------------------------------------------------------------------------------------

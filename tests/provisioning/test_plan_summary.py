@@ -40,6 +40,22 @@ PLAN = {
             "change": {"actions": ["delete"], "before": {"name": "x"}, "after": None},
         },
         {
+            "address": "module.main.pcloud_bucket.found",
+            "type": "pcloud_bucket",
+            "name": "found",
+            "change": {
+                "actions": ["update"], "importing": {"id": "made-by-hand"},
+                "before": {"name": "made-by-hand", "tags": {}}, "after": {"name": "made-by-hand", "tags": {"a": "b"}},
+                "after_unknown": {},
+            },
+        },
+        {
+            "address": "module.main.pcloud_bucket.taken",
+            "type": "pcloud_bucket",
+            "name": "taken",
+            "change": {"actions": ["no-op"], "importing": {"id": "as-is"}, "before": {"name": "as-is"}, "after": {"name": "as-is"}},
+        },
+        {
             "address": "module.main.pcloud_network.same",
             "type": "pcloud_network",
             "name": "same",
@@ -56,8 +72,16 @@ def test_actions_and_counts():
         ("pcloud_instance", "update"),
         ("pcloud_volume", "replace"),
         ("pcloud_bucket", "delete"),
+        ("pcloud_bucket", "import"),
+        ("pcloud_bucket", "import"),
     ]
-    assert action_counts(summary) == {"create": 1, "update": 1, "replace": 1, "delete": 1}
+    assert action_counts(summary) == {"create": 1, "update": 1, "replace": 1, "delete": 1, "import": 2}
+
+
+def test_an_import_shows_what_its_apply_changes_on_the_object():
+    imported = [e for e in summarize(PLAN, Redactor()) if e["action"] == "import"]
+    assert imported[0]["changes"] == [{"attribute": "tags", "before": {}, "after": {"a": "b"}}]
+    assert imported[1]["changes"] == []
 
 
 def test_marked_sensitive_value_is_masked_and_unknowns_say_so():
