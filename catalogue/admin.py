@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from portal.services import audit_record
+from portal.admin import AuditedAdmin
 
 from .models import Cloud, ModuleVersion, Offering, Service
 
@@ -35,23 +35,6 @@ class CloudAdminForm(forms.ModelForm):
         if bool(data.get("access_key_id")) != bool(data.get("secret_access_key")):
             raise forms.ValidationError(_("Access Key ID 与 Secret Access Key 需同时填写。"))
         return data
-
-
-class AuditedAdmin(admin.ModelAdmin):
-    """Catalogue changes made in the admin reach the audit trail like every other change."""
-
-    def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        audit_record(
-            actor=request.user,
-            action=f"{obj._meta.model_name}.{'change' if change else 'create'}",
-            obj=obj,
-            details={"fields": sorted(form.changed_data)},
-        )
-
-    def delete_model(self, request, obj):
-        audit_record(actor=request.user, action=f"{obj._meta.model_name}.delete", obj=obj)
-        super().delete_model(request, obj)
 
 
 @admin.register(Cloud)

@@ -1,27 +1,105 @@
-"""Admin for identity and a read-only view of the audit trail."""
+"""Admin for identity and a read-only view of the audit trail.
+
+Every editable admin here and in the other apps is an AuditedAdmin: each add, change (a password set too) and
+delete reaches the audit trail in the admin's own transaction. Roles are not edited here: the security admin
+assigns them on the portal's 角色分配 page, and what each role may do is fixed by portal.roles.
+"""
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.models import Group
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext
 
+from .choices import Role
 from .models import Agency, AuditEvent, NotificationChannel, NotificationDelivery, User
+from .permissions import user_roles
+from .separation import ADMIN_ROLES
+from .services import audit_record
 
 admin.site.site_header = _("1+14+N 云服务门户 · 管理后台")
 admin.site.site_title = _("云服务门户管理")
 
 
+class AuditedAdmin(admin.ModelAdmin):
+    """Changes made in the admin reach the audit trail like every other change: Django's admin calls these for
+    every add, change and delete (and a password set), inside the transaction that makes the change."""
+
+    def log_addition(self, request, obj, message):
+        audit_record(actor=request.user, action=f"{obj._meta.model_name}.create", obj=obj, details={"change": message})
+        return super().log_addition(request, obj, message)
+
+    def log_change(self, request, obj, message):
+        audit_record(actor=request.user, action=f"{obj._meta.model_name}.change", obj=obj, details={"change": message})
+        return super().log_change(request, obj, message)
+
+    def log_deletions(self, request, queryset):
+        for obj in queryset:
+            audit_record(actor=request.user, action=f"{obj._meta.model_name}.delete", obj=obj,
+                         details={"object": str(obj)[:200]})
+        return super().log_deletions(request, queryset)
+
+
 @admin.register(Agency)
-class AgencyAdmin(admin.ModelAdmin):
+class AgencyAdmin(AuditedAdmin):
     list_display = ["name", "name_en", "code", "level", "parent", "is_active"]
     list_filter = ["level", "is_active"]
     search_fields = ["name", "name_en", "code"]
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
-    fieldsets = (*BaseUserAdmin.fieldsets, (_("单位"), {"fields": ("full_name", "agency")}))
-    list_display = ["username", "full_name", "agency", "is_active", "is_staff"]
-    list_filter = ["is_active", "is_staff", "groups", "agency"]
+class UserAdmin(AuditedAdmin, BaseUserAdmin):
+    """The system admin keeps accounts (name, agency, active, password); roles, staff and superuser status are
+    not fields here. The three admins' own accounts are not the system admin's to change, except their own."""
+
+    fieldsets = (
+        (None, {"fields": ("username", "password")}),
+        (_("个人信息"), {"fields": ("full_name", "first_name", "last_name", "email", "agency")}),
+        (_("状态"), {"fields": ("is_active", "roles", "last_login", "date_joined")}),
+    )
+    add_fieldsets = ((None, {"classes": ("wide",), "fields": ("username", "usable_password", "password1", "password2",
+                                                              "full_name", "agency")}),)
+    readonly_fields = ["roles", "last_login", "date_joined"]
+    list_display = ["username", "full_name", "agency", "roles", "is_active"]
+    list_filter = ["is_active", "agency"]
     search_fields = ["username", "full_name", "email"]
+    filter_horizontal = []
+
+    @admin.display(description=_("角色"))
+    def roles(self, user: User) -> str:
+        if user.is_break_glass:
+            return str(_("应急账号"))
+        return pgettext("list separator", "、").join(str(Role(role).label) for role in user_roles(user)) or "—"
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj != request.user and (obj.is_break_glass or set(user_roles(obj)) & ADMIN_ROLES):
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and (obj.is_break_glass or set(user_roles(obj)) & ADMIN_ROLES):
+            return False
+        return super().has_delete_permission(request, obj)
+
+
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class RoleGroupAdmin(admin.ModelAdmin):
+    """Roles and their scoped groups, to read: what each may do is the code's table (portal.roles)."""
+
+    list_display = ["name"]
+    search_fields = ["name"]
+    readonly_fields = ["name", "permissions"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(AuditEvent)
@@ -49,7 +127,7 @@ class AuditEventAdmin(admin.ModelAdmin):
 
 
 @admin.register(NotificationChannel)
-class NotificationChannelAdmin(admin.ModelAdmin):
+class NotificationChannelAdmin(AuditedAdmin):
     """Who gets messages where; the URL and secret stay sealed (config_token is not editable, so not shown)."""
 
     list_display = ["user", "kind", "name", "target_hint", "is_active"]

@@ -17,11 +17,14 @@ class PortalConfig(AppConfig):
         from . import signals  # noqa: F401  (login auditing)
 
         post_migrate.connect(_sync_roles, dispatch_uid="portal.sync_roles")
-        from .audit import action_labels_register
+        from .audit import action_labels_register, admin_change_labels
 
         action_labels_register({
+            **admin_change_labels(self.get_model("Agency"), self.get_model("User"), self.get_model("NotificationChannel")),
             "auth.login": _("登录"),
             "auth.logout": _("退出"),
             "auth.token": _("获取 API 令牌"),
             "role.grant": _("授予角色"),
+            "role.revoke": _("撤销角色"),
+            "user.break_glass_created": _("创建应急账号"),
         })

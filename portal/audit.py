@@ -4,6 +4,8 @@ Services take an explicit actor but never a request; the address reaches the tra
 """
 import contextvars
 
+from django.utils.translation import gettext, gettext_noop
+
 current_ip: contextvars.ContextVar[str | None] = contextvars.ContextVar("audit_source_ip", default=None)
 
 
@@ -31,6 +33,21 @@ _ACTION_LABELS: dict[str, object] = {}
 
 def action_labels_register(labels: dict[str, object]) -> None:
     _ACTION_LABELS.update(labels)
+
+
+ADMIN_VERBS = {"create": gettext_noop("新增%(thing)s"), "change": gettext_noop("修改%(thing)s"),
+               "delete": gettext_noop("删除%(thing)s")}
+
+
+def admin_change_labels(*models) -> dict:
+    """Labels of what the admin records for each model (portal.admin.AuditedAdmin): "<model>.create", ".change"
+    and ".delete", as "修改云" and so on; a model's other actions keep their own exact labels."""
+    def label_for(model):
+        def label(rest: str):
+            verb = ADMIN_VERBS.get(rest)
+            return gettext(verb) % {"thing": model._meta.verbose_name} if verb else None
+        return label
+    return {f"{model._meta.model_name}.*": label_for(model) for model in models}
 
 
 def action_label(action: str) -> str:

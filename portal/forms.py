@@ -3,6 +3,11 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from catalogue.models import Cloud
+
+from .choices import Role
+from .models import Agency
+
 MESSAGES = {
     "required": _("此项为必填项。"),
     "invalid_choice": _("请从列表中选择一项。"),
@@ -45,3 +50,21 @@ class PortalFormMixin:
         super().__init__(*args, **kwargs)
         for field in self.fields.values():
             use_portal_messages(field)
+
+
+class RoleGrantForm(PortalFormMixin, forms.Form):
+    """角色分配: one role, with the agency or cloud it applies to where the role is scoped."""
+
+    role = forms.ChoiceField(label=_("角色"))
+    agency = forms.ModelChoiceField(label=_("单位"), queryset=Agency.objects.none(), required=False,
+                                    help_text=_("申请人和单位审批人须指定单位；留空则为该用户所属单位。"))
+    cloud = forms.ModelChoiceField(label=_("云"), queryset=Cloud.objects.none(), required=False,
+                                   help_text=_("云主管部门须指定云。"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["role"].choices = Role.choices
+        self.fields["agency"].queryset = Agency.objects.filter(is_active=True).order_by("code")
+        self.fields["agency"].label_from_instance = lambda agency: agency.display_name
+        self.fields["cloud"].queryset = Cloud.objects.order_by("tier", "slug")
+        self.fields["cloud"].label_from_instance = lambda cloud: cloud.display_name

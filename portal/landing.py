@@ -91,4 +91,5 @@ def nav_for_user(user) -> dict[str, bool]:
         "instances": bool(roles & {Role.REQUESTER, Role.AGENCY_APPROVER, Role.CLOUD_OWNER})
         or user_can(user, "provisioning.view_instance"),
         "capacity": Role.CLOUD_OWNER in roles or user_can(user, "provisioning.view_quotalimit"),
+        "roles": user_can(user, "portal.assign_role"),
     }

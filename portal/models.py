@@ -11,6 +11,7 @@ from django.utils.translation import pgettext_lazy
 
 from .choices import AgencyLevel, AuditOutcome, ChannelKind, DeliveryStatus, EventKind
 from .names import EnglishNameMixin, english_name_field
+from .separation import superuser_check
 
 
 class Agency(EnglishNameMixin, models.Model):
@@ -48,10 +49,26 @@ class User(AbstractUser):
     # The language the person last picked with the language switch; messages that leave the portal (email)
     # are written in it. Empty: the portal's first language.
     language = models.CharField(_("语言"), max_length=16, blank=True, choices=settings.LANGUAGES)
+    # The break-glass account (manage.py break_glass): the only superuser, holding no role (portal.separation).
+    is_break_glass = models.BooleanField(_("应急账号"), default=False, editable=False)
 
     class Meta(AbstractUser.Meta):
         verbose_name = _("用户")
         verbose_name_plural = pgettext_lazy("plural", "用户")
+        permissions = [("assign_role", _("Can assign roles to users"))]
+
+    def clean(self):
+        super().clean()
+        self._separation_check()
+
+    def save(self, *args, **kwargs):
+        self._separation_check()
+        super().save(*args, **kwargs)
+
+    def _separation_check(self) -> None:
+        if self.is_superuser or self.is_break_glass:  # the everyday save (a login's last_login) reads nothing
+            stored = type(self).objects.filter(pk=self.pk).only("is_break_glass").first() if self.pk else None
+            superuser_check(self, stored)
 
     def get_full_name(self) -> str:
         return self.full_name or super().get_full_name() or self.username

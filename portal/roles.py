@@ -8,6 +8,7 @@ its members also join a scoped group that holds guardian object permissions on t
 from django.contrib.auth.models import Group, Permission
 
 from .choices import Role
+from .separation import role_sync
 
 CATALOGUE_READ = ["catalogue.view_cloud", "catalogue.view_service", "catalogue.view_offering"]
 
@@ -31,12 +32,13 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "catalogue.view_moduleversion",
         "portal.add_agency", "portal.change_agency", "portal.view_agency",
         "portal.add_user", "portal.change_user", "portal.view_user",
+    ],
+    # Roles, approval policies, agency quotas and cloud capacity (QuotaLimit rows without an agency).
+    Role.SECURITY_ADMIN: [
+        "auth.view_group", "portal.assign_role",
+        "portal.view_user", "portal.view_agency",
         "provisioning.view_quotalimit", "provisioning.add_quotalimit", "provisioning.change_quotalimit",
         "provisioning.delete_quotalimit",
-    ],
-    Role.SECURITY_ADMIN: [
-        "auth.view_group", "auth.change_group", "auth.view_permission",
-        "portal.view_user", "portal.view_agency",
         "provisioning.view_approvalpolicy", "provisioning.add_approvalpolicy", "provisioning.change_approvalpolicy",
         "provisioning.delete_approvalpolicy", "provisioning.view_policystage", "provisioning.add_policystage",
         "provisioning.change_policystage", "provisioning.delete_policystage",
@@ -75,10 +77,11 @@ def resolve_permissions(names: list[str]) -> list[Permission]:
 
 def sync_role_groups() -> None:
     """Create the role groups and set exactly the permissions ROLE_PERMISSIONS gives them."""
-    for role, names in ROLE_PERMISSIONS.items():
-        group, _ = Group.objects.get_or_create(name=role)
-        try:
-            group.permissions.set(resolve_permissions(names))
-        except Permission.DoesNotExist:
-            # A permission of an app not migrated yet; the post_migrate of that app comes back here.
-            continue
+    with role_sync():
+        for role, names in ROLE_PERMISSIONS.items():
+            group, _ = Group.objects.get_or_create(name=role)
+            try:
+                group.permissions.set(resolve_permissions(names))
+            except Permission.DoesNotExist:
+                # A permission of an app not migrated yet; the post_migrate of that app comes back here.
+                continue

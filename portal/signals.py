@@ -1,9 +1,15 @@
-"""Logins, logouts and failed logins go to the audit trail."""
+"""Logins, logouts and failed logins go to the audit trail. The separation of the three admins is held here
+too, on the many-to-many tables no form guards (portal.separation).
+"""
+from django.contrib.auth.models import Group
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.db.models.signals import m2m_changed
 from django.dispatch import receiver
 
 from .audit import client_ip
 from .choices import AuditOutcome
+from .models import User
+from .separation import group_permissions_check, roles_check, roles_held, user_permissions_refused
 from .services import audit_record
 
 
@@ -28,3 +34,27 @@ def audit_login_failed(sender, credentials, request=None, **kwargs) -> None:
         outcome=AuditOutcome.FAILURE,
         source_ip=client_ip(request) if request else None,
     )
+
+
+@receiver(m2m_changed, sender=User.groups.through, dispatch_uid="portal.separation_groups")
+def separation_on_groups(sender, instance, action, reverse, pk_set, **kwargs) -> None:
+    if action != "pre_add" or not pk_set:
+        return
+    if not reverse:
+        roles_check(instance, roles_held(instance, pk_set))
+        return
+    for user in User.objects.filter(pk__in=pk_set):
+        roles_check(user, roles_held(user, [instance.pk]))
+
+
+@receiver(m2m_changed, sender=Group.permissions.through, dispatch_uid="portal.fixed_roles")
+def fixed_role_permissions(sender, action, **kwargs) -> None:
+    if action in ("pre_add", "pre_remove", "pre_clear"):
+        group_permissions_check()
+
+
+@receiver(m2m_changed, sender=User.user_permissions.through, dispatch_uid="portal.no_direct_permissions")
+def no_direct_permissions(sender, action, pk_set, **kwargs) -> None:
+    if action == "pre_add" and pk_set:
+        user_permissions_refused()
+

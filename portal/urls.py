@@ -3,7 +3,7 @@ from django.contrib.auth.decorators import login_required
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
-from . import views
+from . import role_views, views
 
 handler400 = "portal.error_pages.bad_request"
 handler403 = "portal.error_pages.permission_denied"
@@ -17,6 +17,9 @@ urlpatterns = [
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path("i18n/setlang/", views.LanguageSetView.as_view(), name="set_language"),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("security/roles/", role_views.RoleListView.as_view(), name="role_list"),
+    path("security/roles/<int:pk>/", role_views.UserRolesView.as_view(), name="role_user"),
+    path("security/roles/<int:pk>/revoke/<slug:role>/", role_views.UserRoleRevokeView.as_view(), name="role_revoke"),
     path("catalogue/", include("catalogue.urls")),
     path("", include("provisioning.urls")),
     path("admin/", admin.site.urls),

@@ -5,7 +5,7 @@ Requests, runs and instances are not edited here: they move only through the ser
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from catalogue.admin import AuditedAdmin
+from portal.admin import AuditedAdmin
 from portal.services import audit_record
 
 from .models import ApprovalPolicy, PolicyStage, QuotaLimit

@@ -8,7 +8,7 @@ class ProvisioningConfig(AppConfig):
     verbose_name = _("资源开通")
 
     def ready(self) -> None:
-        from portal.audit import action_labels_register
+        from portal.audit import action_labels_register, admin_change_labels
 
         from .choices import InstanceStatus, RequestStatus, ReservationStatus, RunStatus, StageStatus
 
@@ -21,6 +21,7 @@ class ProvisioningConfig(AppConfig):
             return label
 
         action_labels_register({
+            **admin_change_labels(self.get_model("ApprovalPolicy"), self.get_model("PolicyStage"), self.get_model("QuotaLimit")),
             "request.create": _("创建申请"),
             "request.approvals_reset": _("计划已变化，已有审批失效"),
             "request.*": status_label(RequestStatus, _("申请：{}")),

@@ -54,5 +54,10 @@ def sysadmin(db):
 
 
 @pytest.fixture
+def secadmin(db):
+    return UserFactory(username="secadmin", roles=[Role.SECURITY_ADMIN])
+
+
+@pytest.fixture
 def auditor(db):
     return UserFactory(username="auditor", roles=[Role.AUDIT_ADMIN])
