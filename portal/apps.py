@@ -24,4 +24,6 @@ class PortalConfig(AppConfig):
             "auth.logout": _("退出"),
             "auth.token": _("获取 API 令牌"),
             "role.grant": _("授予角色"),
+            "role.revoke": _("收回角色"),
+            "user.agency_set": _("变更所属单位"),
         })

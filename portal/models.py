@@ -9,7 +9,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from .choices import AgencyLevel, AuditOutcome, ChannelKind, DeliveryStatus, EventKind
+from .choices import AgencyLevel, AuditOutcome, ChannelKind, DeliveryStatus, EventKind, IdentitySource
 from .names import EnglishNameMixin, english_name_field
 
 
@@ -48,6 +48,11 @@ class User(AbstractUser):
     # The language the person last picked with the language switch; messages that leave the portal (email)
     # are written in it. Empty: the portal's first language.
     language = models.CharField(_("语言"), max_length=16, blank=True, choices=settings.LANGUAGES)
+    # A directory user signs in only through the directory (never a local password), and each sign-in there
+    # sets their agency and roles again.
+    identity_source = models.CharField(
+        _("身份来源"), max_length=8, choices=IdentitySource.choices, default=IdentitySource.LOCAL
+    )
 
     class Meta(AbstractUser.Meta):
         verbose_name = _("用户")

@@ -1,6 +1,7 @@
 """Writes of the portal app: the audit trail, agencies and their members, role grants."""
 import json
 
+from django.apps import apps
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.serializers.json import DjangoJSONEncoder
@@ -9,10 +10,11 @@ from django.db.models import Model
 from django.utils import timezone
 
 from .audit import current_ip
-from .choices import AuditOutcome, Role
+from .choices import ADMIN_ROLES, AuditOutcome, Role
+from .identity import DirectoryGrant
 from .models import Agency, AuditEvent, User
 from .permissions import agency_group, cloud_group
-from .roles import AGENCY_SCOPED, CLOUD_SCOPED, STAFF_ROLES
+from .roles import AGENCY_SCOPED, CLOUD_SCOPED, STAFF_ROLES, is_directory_managed
 
 # Any constant works; it names the advisory lock that keeps the hash chain a chain under concurrent writers.
 AUDIT_CHAIN_LOCK = 7_311_042
@@ -70,30 +72,104 @@ def audit_verify() -> tuple[int, AuditEvent | None]:
     return checked, None
 
 
-@transaction.atomic
-def user_role_grant(*, actor: User | None, user: User, role: str, scope: Model | None = None) -> None:
-    """Give `user` a role, scoped to an Agency or Cloud where the role is scoped."""
+def role_groups(*, user: User, role: str, scope: Model | None = None) -> list[Group]:
+    """The groups that carry `role` for `user`: the role's own group, and its scoped group on an Agency or Cloud."""
     role = Role(role)
-    user.groups.add(Group.objects.get(name=role))
+    groups = [Group.objects.get(name=role)]
     if role in AGENCY_SCOPED:
         agency = scope or user.agency
         if not isinstance(agency, Agency):
             raise ValueError(f"role {role} needs an agency")
-        user.groups.add(agency_group(agency, role))
+        groups.append(agency_group(agency, role))
     elif role in CLOUD_SCOPED:
         if scope is None:
             raise ValueError(f"role {role} needs a cloud")
-        user.groups.add(cloud_group(scope, role))
+        groups.append(cloud_group(scope, role))
+    return groups
+
+
+@transaction.atomic
+def user_role_grant(
+    *, actor: User | None, user: User, role: str, scope: Model | None = None, source: str = ""
+) -> None:
+    """Give `user` a role, scoped to an Agency or Cloud where the role is scoped. `source` names a directory
+    that granted it (the trail says where a grant came from)."""
+    role = Role(role)
+    user.groups.add(*role_groups(user=user, role=role, scope=scope))
     if role in STAFF_ROLES and not user.is_staff:
         user.is_staff = True
         user.save(update_fields=["is_staff"])
+    details = {"role": role.value, "scope": str(scope) if scope is not None else ""}
     audit_record(
         actor=actor,
         action="role.grant",
         obj=user,
         agency=user.agency,
-        details={"role": role.value, "scope": str(scope) if scope is not None else ""},
+        details={**details, "source": source} if source else details,
     )
+
+
+@transaction.atomic
+def user_directory_sync(
+    *, user: User, source: str, agency_code: str, grants: list[DirectoryGrant]
+) -> User:
+    """Make the user's agency and roles what the directory says, at each sign-in from it.
+
+    The directory owns every role group and scoped group of its users except the three admin roles, which
+    only a person grants in the portal: a role the directory no longer gives is taken away, a new one is
+    granted through user_role_grant. A grant that cannot hold (an agency role without a known agency, a cloud
+    that does not exist) is left out and said in the trail.
+    """
+    agency = Agency.objects.filter(code=agency_code, is_active=True).first() if agency_code else None
+    if user.identity_source != source or user.agency_id != (agency.pk if agency else None):
+        previous = user.agency
+        user.identity_source = source
+        user.agency = agency
+        user.save(update_fields=["identity_source", "agency"])
+        if previous != agency:
+            audit_record(
+                actor=None, action="user.agency_set", obj=user, agency=agency,
+                details={"from": str(previous or ""), "to": str(agency or ""), "directory_value": agency_code,
+                         "source": source},
+            )
+    cloud_model = apps.get_model("catalogue", "Cloud")
+    wanted: dict[tuple[str, Model | None], list[Group]] = {}
+    left_out = []
+    for grant in grants:
+        if grant.role in ADMIN_ROLES:
+            continue  # never from a directory; portal.identity refuses them before this too
+        scope = None
+        if grant.cloud:
+            scope = cloud_model.objects.filter(slug=grant.cloud).first()
+            if scope is None:
+                left_out.append(f"{grant.role}:{grant.cloud}")
+                continue
+        elif grant.role in AGENCY_SCOPED and agency is None:
+            left_out.append(grant.role)
+            continue
+        wanted[(grant.role, scope)] = role_groups(user=user, role=grant.role, scope=scope)
+    keep = {group.pk for groups in wanted.values() for group in groups}
+    held = list(user.groups.all())
+    for group in held:
+        if is_directory_managed(group.name) and group.pk not in keep:
+            user.groups.remove(group)
+            audit_record(
+                actor=None, action="role.revoke", obj=user, agency=agency,
+                details={"group": group.name, "source": source},
+            )
+    held_ids = {group.pk for group in held}
+    for (role, scope), groups in wanted.items():
+        if not all(group.pk in held_ids for group in groups):
+            user_role_grant(actor=None, user=user, role=role, scope=scope, source=source)
+    if left_out:
+        audit_record(
+            actor=None, action="role.grant", obj=user, agency=agency, outcome=AuditOutcome.FAILURE,
+            details={"left_out": left_out, "directory_agency": agency_code, "source": source},
+        )
+    # Django caches permissions on the user object; the sign-in that called this must see the new groups.
+    for cache in ("_perm_cache", "_user_perm_cache", "_group_perm_cache"):
+        user.__dict__.pop(cache, None)
+    return user
 
 
 def user_language_set(*, actor: User, language: str) -> User:
