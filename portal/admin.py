@@ -18,9 +18,9 @@ class AgencyAdmin(admin.ModelAdmin):
 
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
-    fieldsets = (*BaseUserAdmin.fieldsets, (_("单位"), {"fields": ("full_name", "agency")}))
-    list_display = ["username", "full_name", "agency", "is_active", "is_staff"]
-    list_filter = ["is_active", "is_staff", "groups", "agency"]
+    fieldsets = (*BaseUserAdmin.fieldsets, (_("单位"), {"fields": ("full_name", "agency", "identity_source")}))
+    list_display = ["username", "full_name", "agency", "identity_source", "is_active", "is_staff"]
+    list_filter = ["is_active", "is_staff", "identity_source", "groups", "agency"]
     search_fields = ["username", "full_name", "email"]
 
 

@@ -1,4 +1,6 @@
 """Sign-in from the directory over LDAP, against a real slapd (tests/portal/slapd.py), through the login page."""
+import re
+
 import pytest
 from django.contrib.auth import get_user
 from django.test import Client
@@ -188,3 +190,14 @@ def test_the_role_map_keys_are_dns_in_any_case_and_spacing(directory, settings):
     user = signed_in_user(sign_in("zhangming"))
 
     assert user_roles(user) == [Role.OPERATOR]
+
+
+def test_the_admin_lists_directory_users_apart(directory, sysadmin):
+    signed_in_user(sign_in("zhangming"))
+    client = Client()
+    client.force_login(sysadmin)
+
+    page = client.get("/admin/portal/user/", {"identity_source__exact": "ldap"}).content.decode()
+
+    listed = re.findall(r'field-username"><a [^>]*>([^<]+)</a>', page)
+    assert listed == ["zhangming"]
