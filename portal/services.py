@@ -120,7 +120,7 @@ def user_directory_sync(
     granted through user_role_grant. A grant that cannot hold (an agency role without a known agency, a cloud
     that does not exist) is left out and said in the trail.
     """
-    agency = Agency.objects.filter(code=agency_code, is_active=True).first() if agency_code else None
+    agency = Agency.objects.filter(code__iexact=agency_code, is_active=True).first() if agency_code else None
     if user.identity_source != source or user.agency_id != (agency.pk if agency else None):
         previous = user.agency
         user.identity_source = source
