@@ -26,4 +26,5 @@ class PortalConfig(AppConfig):
             "role.grant": _("授予角色"),
             "role.revoke": _("收回角色"),
             "user.agency_set": _("变更所属单位"),
+            "user.deactivate": _("停用用户"),
         })

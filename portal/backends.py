@@ -6,6 +6,8 @@ local account is never taken over by a directory entry of the same name.
 """
 import logging
 
+import ldap
+import ldap.filter
 from django.conf import settings
 from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import SuspiciousOperation
@@ -34,6 +36,11 @@ class LocalAccountBackend(ModelBackend):
 class DirectoryLDAPBackend(LDAPBackend):
     """django-auth-ldap, with the portal's agency and role mapping applied at every sign-in."""
 
+    def get_user(self, user_id):
+        # As ModelBackend does: a user deactivated here loses the session they have open.
+        user = super().get_user(user_id)
+        return user if user is not None and user.is_active else None
+
     def get_or_build_user(self, username, ldap_user):
         user, built = super().get_or_build_user(username, ldap_user)
         if built:
@@ -46,6 +53,10 @@ class DirectoryLDAPBackend(LDAPBackend):
         user = super().authenticate_ldap_user(ldap_user, password)
         if user is None or not user.is_active:
             return None
+        return self.directory_sync(user, ldap_user)
+
+    def directory_sync(self, user: User, ldap_user) -> User:
+        """The agency and roles the entry gives, applied to the user."""
         attr = settings.LDAP_AGENCY_ATTR
         values = ldap_user.attrs.get(attr, []) if attr else dn_organizational_units(ldap_user.dn)
         return user_directory_sync(
@@ -54,6 +65,29 @@ class DirectoryLDAPBackend(LDAPBackend):
             agency_code=directory_agency_code(values, settings.DIRECTORY_AGENCY_MAP),
             grants=directory_grants(ldap_user.group_dns, settings.LDAP_ROLE_GROUPS),
         )
+
+    def entry_exists(self, username: str) -> bool:
+        """Whether the directory still holds the user; an unreachable directory raises ldap.LDAPError."""
+        connection = ldap.initialize(settings.AUTH_LDAP_SERVER_URI)
+        for option, value in settings.AUTH_LDAP_CONNECTION_OPTIONS.items():
+            connection.set_option(option, value)
+        try:
+            if settings.AUTH_LDAP_START_TLS:
+                connection.start_tls_s()
+            connection.simple_bind_s(settings.AUTH_LDAP_BIND_DN, settings.AUTH_LDAP_BIND_PASSWORD)
+            search = settings.AUTH_LDAP_USER_SEARCH
+            found = connection.search_s(
+                search.base_dn, search.scope, search.filterstr % {"user": ldap.filter.escape_filter_chars(username)},
+                ["1.1"],
+            )
+        finally:
+            connection.unbind_s()
+        return any(dn for dn, _attrs in found)
+
+    def sync_from_directory(self, user: User) -> User | None:
+        """What a sign-in would set, without the password (None when the directory could not give the entry)."""
+        populated = self.populate_user(user.get_username())
+        return self.directory_sync(populated, populated.ldap_user) if populated is not None else None
 
 
 def claim_values(claims: dict, name: str) -> list[str]:
@@ -81,6 +115,10 @@ def oidc_user_sync(user: User, claims: dict) -> User:
 
 class DirectoryOIDCBackend(OIDCAuthenticationBackend):
     """mozilla-django-oidc, finding users by the username claim instead of their email."""
+
+    def get_user(self, user_id):
+        user = super().get_user(user_id)
+        return user if user is not None and user.is_active else None
 
     def _username(self, claims: dict) -> str:
         return str(claims.get(settings.OIDC_USERNAME_CLAIM) or "").strip()[:150]

@@ -8,6 +8,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.db.models import Model
 from django.utils import timezone
+from rest_framework.authtoken.models import Token
 
 from .audit import current_ip
 from .choices import ADMIN_ROLES, AuditOutcome, Role
@@ -170,6 +171,22 @@ def user_directory_sync(
     for cache in ("_perm_cache", "_user_perm_cache", "_group_perm_cache"):
         user.__dict__.pop(cache, None)
     return user
+
+
+@transaction.atomic
+def user_directory_remove(*, user: User, source: str) -> None:
+    """A directory user the directory no longer holds: deactivated (their open sessions and API token end),
+    and what the directory gave them taken away. Admin roles granted in the portal stay for a person to judge."""
+    for group in list(user.groups.all()):
+        if is_directory_managed(group.name):
+            user.groups.remove(group)
+            audit_record(actor=None, action="role.revoke", obj=user, details={"group": group.name, "source": source})
+    Token.objects.filter(user=user).delete()
+    if user.is_active:
+        user.is_active = False
+        user.save(update_fields=["is_active"])
+    audit_record(actor=None, action="user.deactivate", obj=user, details={"reason": "not_in_directory", "source": source})
+    return None
 
 
 def user_language_set(*, actor: User, language: str) -> User:

@@ -1,9 +1,12 @@
 """Sign-in from the directory over LDAP, against a real slapd (tests/portal/slapd.py), through the login page."""
 import re
+from io import StringIO
 
 import pytest
 from django.contrib.auth import get_user
+from django.core.management import CommandError, call_command
 from django.test import Client
+from rest_framework.authtoken.models import Token
 
 from portal.choices import IdentitySource, Role
 from portal.identity import DirectoryGrant, role_map_parse
@@ -201,3 +204,43 @@ def test_the_admin_lists_directory_users_apart(directory, sysadmin):
 
     listed = re.findall(r'field-username"><a [^>]*>([^<]+)</a>', page)
     assert listed == ["zhangming"]
+
+
+def test_a_user_deactivated_in_the_portal_loses_the_session_they_have_open(directory):
+    client = sign_in("zhangming")
+    assert client.get("/").status_code == 200
+    User.objects.filter(username="zhangming").update(is_active=False)
+
+    response = client.get("/")
+
+    assert response.status_code == 302 and response["Location"].startswith("/login/")
+
+
+def test_the_sync_command_deactivates_who_left_and_sets_roles_of_who_stayed(directory):
+    leaver = sign_in("zhangming")
+    Token.objects.create(user=signed_in_user(leaver))
+    signed_in_user(sign_in("lihua"))
+    directory.delete(user_dn("zhangming", "jyt"))
+    directory.set_members("portal-approvers", [user_dn("chenchen", "tangshan")])
+    out = StringIO()
+
+    call_command("directory_sync", stdout=out)
+
+    gone = User.objects.get(username="zhangming")
+    assert not gone.is_active and user_roles(gone) == []
+    assert not Token.objects.filter(user=gone).exists()
+    assert leaver.get("/").status_code == 302  # the open session ended with the account
+    assert AuditEvent.objects.filter(action="user.deactivate", object_id=str(gone.pk)).exists()
+    assert user_roles(User.objects.get(username="lihua")) == []  # left the approvers: no role remains
+    assert "2 directory users checked, 1 deactivated" in out.getvalue()
+
+
+def test_the_sync_command_changes_no_one_when_the_directory_is_down(directory):
+    signed_in_user(sign_in("zhangming"))
+    directory.stop()
+
+    with pytest.raises(CommandError, match="the directory did not answer, nothing changed"):
+        call_command("directory_sync", stdout=StringIO())
+
+    assert User.objects.get(username="zhangming").is_active
+    assert user_roles(User.objects.get(username="zhangming")) == [Role.REQUESTER]
