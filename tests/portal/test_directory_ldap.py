@@ -244,3 +244,13 @@ def test_the_sync_command_changes_no_one_when_the_directory_is_down(directory):
 
     assert User.objects.get(username="zhangming").is_active
     assert user_roles(User.objects.get(username="zhangming")) == [Role.REQUESTER]
+
+
+def test_api_clients_get_a_token_with_the_directory_password_and_not_once_removed(directory):
+    asked = Client().post("/api/v1/auth/token/", {"username": "zhangming", "password": PASSWORD})
+    assert asked.status_code == 200 and asked.json()["token"]
+    directory.delete(user_dn("zhangming", "jyt"))
+
+    again = Client().post("/api/v1/auth/token/", {"username": "zhangming", "password": PASSWORD})
+
+    assert again.status_code == 400
