@@ -8,7 +8,7 @@ PORT ?= 8000
 # Both cores: the suite is mostly waiting on Terraform, the worker and the database.
 PYTEST_ARGS ?= -n 2
 
-.PHONY: dev test lint setup setup-dev locale migrate demo browser bench bench-inventory clean help
+.PHONY: dev test lint setup setup-dev locale migrate demo browser slapd bench bench-inventory clean help
 
 help:
 	@echo "make dev    - set up and run the portal (web, worker, beat, local cloud) with demo data on 127.0.0.1:$(PORT)"
@@ -20,7 +20,9 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
+# python-ldap (under django-auth-ldap) builds against OpenLDAP's and SASL's headers.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
+	@test -e /usr/include/ldap.h -a -e /usr/include/sasl/sasl.h || (apt-get update -qq && apt-get install -y -qq libldap2-dev libsasl2-dev >/dev/null)
 	$(BIN)/pip install --quiet -e .
 	@touch $@
 
@@ -47,7 +49,20 @@ $(ECHARTS):
 
 setup: $(VENV)/.installed locale $(ECHARTS)
 
-setup-dev: $(VENV)/.installed-dev locale browser
+setup-dev: $(VENV)/.installed-dev locale browser slapd
+
+# The directory sign-in tests start their own OpenLDAP server (Debian's slapd) on a free port with a config of
+# their own. The package's own service is kept from starting (policy-rc.d) and left off: nothing needs port 389.
+slapd:
+	@command -v slapd >/dev/null && command -v ldapadd >/dev/null || ( \
+	  apt-get update -qq; \
+	  guard=; if [ ! -e /usr/sbin/policy-rc.d ]; then printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d \
+	    && chmod +x /usr/sbin/policy-rc.d && guard=1; fi; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slapd ldap-utils >/dev/null; status=$$?; \
+	  [ -n "$$guard" ] && rm -f /usr/sbin/policy-rc.d; \
+	  (command -v systemctl >/dev/null && systemctl disable --now slapd >/dev/null 2>&1) || true; \
+	  (service slapd stop >/dev/null 2>&1) || true; \
+	  exit $$status)
 
 # Debian's Chromium drives the browser tests (Playwright's own browser download cannot work offline).
 browser:

@@ -10,10 +10,10 @@ from django.contrib.auth.models import Group
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext
 
-from .choices import Role
+from .choices import ADMIN_ROLES, Role
 from .models import Agency, AuditEvent, NotificationChannel, NotificationDelivery, User
 from .permissions import user_roles
-from .separation import ADMIN_ROLES
+
 from .services import audit_record
 
 admin.site.site_header = _("1+14+N 云服务门户 · 管理后台")
@@ -54,13 +54,13 @@ class UserAdmin(AuditedAdmin, BaseUserAdmin):
     fieldsets = (
         (None, {"fields": ("username", "password")}),
         (_("个人信息"), {"fields": ("full_name", "first_name", "last_name", "email", "agency")}),
-        (_("状态"), {"fields": ("is_active", "roles", "last_login", "date_joined")}),
+        (_("状态"), {"fields": ("is_active", "identity_source", "roles", "last_login", "date_joined")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("username", "usable_password", "password1", "password2",
                                                               "full_name", "agency")}),)
-    readonly_fields = ["roles", "last_login", "date_joined"]
-    list_display = ["username", "full_name", "agency", "roles", "is_active"]
-    list_filter = ["is_active", "agency"]
+    readonly_fields = ["identity_source", "roles", "last_login", "date_joined"]
+    list_display = ["username", "full_name", "agency", "identity_source", "roles", "is_active"]
+    list_filter = ["is_active", "identity_source", "agency"]
     search_fields = ["username", "full_name", "email"]
     filter_horizontal = []
 

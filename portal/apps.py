@@ -27,4 +27,6 @@ class PortalConfig(AppConfig):
             "role.grant": _("授予角色"),
             "role.revoke": _("撤销角色"),
             "user.break_glass_created": _("创建应急账号"),
+            "user.agency_set": _("变更所属单位"),
+            "user.deactivate": _("停用用户"),
         })

@@ -23,6 +23,18 @@ class Role(models.TextChoices):
     AUDIT_ADMIN = "audit_admin", _("审计管理员")
 
 
+# The three separated admins of MLPS 2.0: granted in the portal by a person, never from a directory.
+ADMIN_ROLES = frozenset({Role.SYSTEM_ADMIN, Role.SECURITY_ADMIN, Role.AUDIT_ADMIN})
+
+
+class IdentitySource(models.TextChoices):
+    """Where a user's password is checked and their agency and roles come from."""
+
+    LOCAL = "local", _("本地账号")
+    LDAP = "ldap", _("统一身份目录（LDAP）")
+    OIDC = "oidc", _("统一身份认证（OIDC）")
+
+
 class AuditOutcome(models.TextChoices):
     SUCCESS = "success", _("成功")
     FAILURE = "failure", _("失败")

@@ -7,7 +7,6 @@ from decimal import Decimal
 from pathlib import Path
 
 from django.conf import settings
-from django.contrib.auth.models import Group
 from django.db import transaction
 
 from catalogue.choices import Capability, CloudTier
@@ -16,8 +15,8 @@ from catalogue.services import module_publish
 
 from .choices import AgencyLevel, Role
 from .models import Agency, User
-from .permissions import agency_group, cloud_group
-from .roles import AGENCY_SCOPED, CLOUD_SCOPED
+from .roles import CLOUD_SCOPED
+from .services import role_groups
 
 DEMO_PASSWORD = "demo"
 
@@ -258,12 +257,9 @@ def load_users(agencies: dict[str, Agency], clouds: list[Cloud]) -> list[User]:
         user.agency = agencies[agency_code]
         user.is_staff = role in (Role.SYSTEM_ADMIN, Role.SECURITY_ADMIN, Role.AUDIT_ADMIN)
         user.save()
-        groups = [role.value]
-        if role in AGENCY_SCOPED:
-            groups.append(agency_group(user.agency, role).name)
-        if role in CLOUD_SCOPED and scope == "all-clouds":
-            groups.extend(cloud_group(cloud, role).name for cloud in clouds)
-        user.groups.set(Group.objects.filter(name__in=groups))
+        # The same groups user_role_grant gives, set (not added) so that loading twice writes nothing new.
+        scopes = clouds if role in CLOUD_SCOPED and scope == "all-clouds" else [None]
+        user.groups.set({group for each in scopes for group in role_groups(user=user, role=role, scope=each)})
         users.append(user)
     return users
 

@@ -9,7 +9,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from .choices import AgencyLevel, AuditOutcome, ChannelKind, DeliveryStatus, EventKind
+from .choices import AgencyLevel, AuditOutcome, ChannelKind, DeliveryStatus, EventKind, IdentitySource
 from .names import EnglishNameMixin, english_name_field
 from .separation import superuser_check
 
@@ -51,6 +51,11 @@ class User(AbstractUser):
     language = models.CharField(_("语言"), max_length=16, blank=True, choices=settings.LANGUAGES)
     # The break-glass account (manage.py break_glass): the only superuser, holding no role (portal.separation).
     is_break_glass = models.BooleanField(_("应急账号"), default=False, editable=False)
+    # A directory user signs in only through the directory (never a local password), and each sign-in there
+    # sets their agency and roles again.
+    identity_source = models.CharField(
+        _("身份来源"), max_length=8, choices=IdentitySource.choices, default=IdentitySource.LOCAL
+    )
 
     class Meta(AbstractUser.Meta):
         verbose_name = _("用户")

@@ -7,7 +7,7 @@ its members also join a scoped group that holds guardian object permissions on t
 """
 from django.contrib.auth.models import Group, Permission
 
-from .choices import Role
+from .choices import ADMIN_ROLES, Role
 from .separation import role_sync
 
 CATALOGUE_READ = ["catalogue.view_cloud", "catalogue.view_service", "catalogue.view_offering"]
@@ -51,7 +51,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
 APPROVER_ROLES = {Role.AGENCY_APPROVER, Role.CLOUD_OWNER, Role.SECURITY_REVIEWER, Role.FINANCE_REVIEWER}
 
 # Roles whose members work in the Django admin.
-STAFF_ROLES = {Role.SYSTEM_ADMIN, Role.SECURITY_ADMIN, Role.AUDIT_ADMIN}
+STAFF_ROLES = set(ADMIN_ROLES)
 
 # Scoped roles: the object permissions their scoped group holds on its Agency or Cloud.
 AGENCY_SCOPED = {
@@ -65,6 +65,13 @@ CLOUD_SCOPED = {
 
 def scoped_group_name(kind: str, key: str, role: str) -> str:
     return f"{kind}:{key}:{role}"
+
+
+def is_directory_managed(group_name: str) -> bool:
+    """True for the groups a directory sign-in sets (role groups and scoped groups), never an admin role's."""
+    if group_name in ADMIN_ROLES:
+        return False
+    return group_name in Role.values or group_name.split(":", 1)[0] in {"agency", "cloud"}
 
 
 def resolve_permissions(names: list[str]) -> list[Permission]:

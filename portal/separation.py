@@ -19,9 +19,9 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
-from .choices import Role
+from .choices import ADMIN_ROLES, Role
 
-ADMIN_ROLES = frozenset({Role.SYSTEM_ADMIN, Role.SECURITY_ADMIN, Role.AUDIT_ADMIN})
+
 
 _syncing_roles: contextvars.ContextVar[bool] = contextvars.ContextVar("syncing_roles", default=False)
 _making_break_glass: contextvars.ContextVar[bool] = contextvars.ContextVar("making_break_glass", default=False)

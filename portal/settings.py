@@ -9,9 +9,20 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+import ldap
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
+from django_auth_ldap.config import (
+    ActiveDirectoryGroupType,
+    GroupOfNamesType,
+    GroupOfUniqueNamesType,
+    LDAPSearch,
+    NestedGroupOfNamesType,
+    PosixGroupType,
+)
+
+from portal.identity import agency_map_parse, role_map_parse
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -144,13 +155,85 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "portal.User"
+# Local accounts (a ModelBackend that leaves directory users to their directory) and guardian's object
+# permissions; the directory backends below go in front when they are configured.
 AUTHENTICATION_BACKENDS = [
-    "django.contrib.auth.backends.ModelBackend",
+    "portal.backends.LocalAccountBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
 GUARDIAN_RAISE_403 = False
 GUARDIAN_RENDER_403 = False
 ANONYMOUS_USER_NAME = None  # anonymous users get no object permissions at all
+
+# Directory sign-in (docs/identity.md): LDAP when LDAP_SERVER_URI is set, OpenID Connect when OIDC_RP_CLIENT_ID
+# is, both beside local accounts. A user's agency comes from a directory attribute, an OU or a claim (through
+# DIRECTORY_AGENCY_MAP when the directory's values are not the portal's agency codes); roles from groups mapped
+# in LDAP_ROLE_GROUPS / OIDC_ROLE_GROUPS. A map naming an admin role stops the portal here.
+DIRECTORY_AGENCY_MAP = agency_map_parse("DIRECTORY_AGENCY_MAP", env_str("DIRECTORY_AGENCY_MAP"))
+LDAP_SERVER_URI = env_str("LDAP_SERVER_URI")
+LDAP_AGENCY_ATTR = env_str("LDAP_AGENCY_ATTR")
+LDAP_ROLE_GROUPS = role_map_parse("LDAP_ROLE_GROUPS", env_str("LDAP_ROLE_GROUPS"))
+LDAP_GROUP_TYPES = {
+    "groupOfNames": GroupOfNamesType,
+    "nestedGroupOfNames": NestedGroupOfNamesType,
+    "groupOfUniqueNames": GroupOfUniqueNamesType,
+    "posixGroup": PosixGroupType,
+    "activeDirectory": ActiveDirectoryGroupType,
+}
+if LDAP_SERVER_URI:
+    if not env_str("LDAP_USER_SEARCH_BASE"):
+        raise ImproperlyConfigured("LDAP_USER_SEARCH_BASE must be set when LDAP_SERVER_URI is")
+    if env_str("LDAP_GROUP_TYPE", "groupOfNames") not in LDAP_GROUP_TYPES:
+        raise ImproperlyConfigured(f"LDAP_GROUP_TYPE must be one of {', '.join(LDAP_GROUP_TYPES)}")
+    AUTHENTICATION_BACKENDS.insert(0, "portal.backends.DirectoryLDAPBackend")
+AUTH_LDAP_SERVER_URI = LDAP_SERVER_URI
+AUTH_LDAP_BIND_DN = env_str("LDAP_BIND_DN")
+AUTH_LDAP_BIND_PASSWORD = env_str("LDAP_BIND_PASSWORD")
+AUTH_LDAP_START_TLS = env_bool("LDAP_START_TLS", False)
+AUTH_LDAP_USER_SEARCH = LDAPSearch(
+    env_str("LDAP_USER_SEARCH_BASE"), ldap.SCOPE_SUBTREE, env_str("LDAP_USER_FILTER", "(uid=%(user)s)")
+)
+AUTH_LDAP_GROUP_SEARCH = LDAPSearch(
+    env_str("LDAP_GROUP_SEARCH_BASE", env_str("LDAP_USER_SEARCH_BASE")),
+    ldap.SCOPE_SUBTREE,
+    env_str("LDAP_GROUP_FILTER", "(objectClass=groupOfNames)"),
+)
+AUTH_LDAP_GROUP_TYPE = LDAP_GROUP_TYPES.get(env_str("LDAP_GROUP_TYPE", "groupOfNames"), GroupOfNamesType)()
+AUTH_LDAP_USER_ATTR_MAP = {"full_name": env_str("LDAP_FULL_NAME_ATTR", "cn"), "email": env_str("LDAP_EMAIL_ATTR", "mail")}
+AUTH_LDAP_ALWAYS_UPDATE_USER = True
+# Roles are the portal's (portal.services.user_directory_sync), not mirrored groups or LDAP-held permissions.
+AUTH_LDAP_MIRROR_GROUPS = False
+AUTH_LDAP_FIND_GROUP_PERMS = False
+AUTH_LDAP_CACHE_TIMEOUT = 0
+# Referrals off: Active Directory answers searches with referrals the portal's bind cannot follow.
+AUTH_LDAP_CONNECTION_OPTIONS = {ldap.OPT_NETWORK_TIMEOUT: env_int("LDAP_TIMEOUT_SECONDS", 5), ldap.OPT_REFERRALS: 0}
+
+OIDC_RP_CLIENT_ID = env_str("OIDC_RP_CLIENT_ID")
+OIDC_RP_CLIENT_SECRET = env_str("OIDC_RP_CLIENT_SECRET")
+OIDC_OP_AUTHORIZATION_ENDPOINT = env_str("OIDC_OP_AUTHORIZATION_ENDPOINT")
+OIDC_OP_TOKEN_ENDPOINT = env_str("OIDC_OP_TOKEN_ENDPOINT")
+OIDC_OP_USER_ENDPOINT = env_str("OIDC_OP_USER_ENDPOINT")
+OIDC_OP_JWKS_ENDPOINT = env_str("OIDC_OP_JWKS_ENDPOINT") or None
+OIDC_RP_SIGN_ALGO = env_str("OIDC_RP_SIGN_ALGO", "RS256")
+OIDC_RP_SCOPES = env_str("OIDC_RP_SCOPES", "openid email profile")
+OIDC_USERNAME_CLAIM = env_str("OIDC_USERNAME_CLAIM", "preferred_username")
+OIDC_AGENCY_CLAIM = env_str("OIDC_AGENCY_CLAIM", "agency")
+OIDC_GROUPS_CLAIM = env_str("OIDC_GROUPS_CLAIM", "groups")
+OIDC_ROLE_GROUPS = role_map_parse("OIDC_ROLE_GROUPS", env_str("OIDC_ROLE_GROUPS"))
+OIDC_PROVIDER_NAME = env_str("OIDC_PROVIDER_NAME")
+OIDC_TIMEOUT = env_int("OIDC_TIMEOUT_SECONDS", 10)
+OIDC_ENABLED = bool(OIDC_RP_CLIENT_ID)
+LOGIN_REDIRECT_URL_FAILURE = "/login/?directory=failed"
+if OIDC_ENABLED:
+    _oidc_missing = [
+        name for name in ("OIDC_RP_CLIENT_SECRET", "OIDC_OP_AUTHORIZATION_ENDPOINT", "OIDC_OP_TOKEN_ENDPOINT",
+                          "OIDC_OP_USER_ENDPOINT") if not env_str(name)
+    ]
+    if OIDC_RP_SIGN_ALGO.startswith(("RS", "ES")) and not OIDC_OP_JWKS_ENDPOINT:
+        _oidc_missing.append("OIDC_OP_JWKS_ENDPOINT")
+    if _oidc_missing:
+        raise ImproperlyConfigured(f"OIDC_RP_CLIENT_ID is set, so these must be too: {', '.join(_oidc_missing)}")
+    AUTHENTICATION_BACKENDS.insert(0, "portal.backends.DirectoryOIDCBackend")
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.decorators import login_required
 from django.urls import include, path
@@ -33,3 +34,6 @@ urlpatterns = [
     ),
     path("api/redoc/", login_required(SpectacularRedocView.as_view(url_name="schema")), name="redoc"),
 ]
+if settings.OIDC_ENABLED:
+    # The sign-in through the province's OIDC platform: /oidc/authenticate/ and its /oidc/callback/.
+    urlpatterns.append(path("oidc/", include("mozilla_django_oidc.urls")))

@@ -1,8 +1,10 @@
 """The site shell: dashboard and sign-in."""
+from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.shortcuts import redirect
 from django.templatetags.static import static
+from django.utils.translation import gettext_lazy as _
 from django.views import View
 from django.views.generic import TemplateView
 from django.views.i18n import set_language
@@ -60,6 +62,15 @@ class LoginView(auth_views.LoginView):
     """Without a `next`, each role lands where it works (portal.landing)."""
 
     redirect_authenticated_user = True
+
+    def get_context_data(self, **kwargs):
+        # The OIDC button shows only where the platform is configured (its URLs exist only then).
+        return super().get_context_data(
+            oidc_enabled=settings.OIDC_ENABLED,
+            oidc_provider_name=settings.OIDC_PROVIDER_NAME or _("统一身份认证平台"),
+            directory_failed=self.request.GET.get("directory") == "failed",
+            **kwargs,
+        )
 
     def get_default_redirect_url(self):
         return landing_url(self.request.user)

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('portal', '0005_notification_channels'),
+        ('portal', '0006_user_identity_source'),
     ]
 
     operations = [
