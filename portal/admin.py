@@ -13,7 +13,6 @@ from django.utils.translation import pgettext
 from .choices import ADMIN_ROLES, Role
 from .models import Agency, AuditEvent, NotificationChannel, NotificationDelivery, User
 from .permissions import user_roles
-
 from .services import audit_record
 
 admin.site.site_header = _("1+14+N 云服务门户 · 管理后台")

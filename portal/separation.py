@@ -21,8 +21,6 @@ from django.utils.translation import pgettext
 
 from .choices import ADMIN_ROLES, Role
 
-
-
 _syncing_roles: contextvars.ContextVar[bool] = contextvars.ContextVar("syncing_roles", default=False)
 _making_break_glass: contextvars.ContextVar[bool] = contextvars.ContextVar("making_break_glass", default=False)
 
