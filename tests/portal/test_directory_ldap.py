@@ -159,13 +159,27 @@ def test_a_mapped_admin_group_grants_nothing(directory, settings):
 
 
 def test_an_admin_role_granted_in_the_portal_outlives_directory_sign_ins(directory):
-    user = signed_in_user(sign_in("lihua"))
-    user_role_grant(actor=None, user=user, role=Role.SECURITY_ADMIN)
     directory.set_members("portal-approvers", [user_dn("zhangming", "jyt")])
+    user = signed_in_user(sign_in("lihua"))
+    assert user_roles(user) == []
+    user_role_grant(actor=None, user=user, role=Role.SECURITY_ADMIN)
 
     again = signed_in_user(sign_in("lihua"))
 
     assert user_roles(again) == [Role.SECURITY_ADMIN]
+
+
+def test_a_portal_admin_takes_no_role_from_the_directory_and_the_trail_says_so(directory):
+    directory.set_members("portal-approvers", [user_dn("zhangming", "jyt")])
+    user = signed_in_user(sign_in("lihua"))
+    user_role_grant(actor=None, user=user, role=Role.SECURITY_ADMIN)
+    directory.set_members("portal-approvers", [user_dn("lihua", "jyt")])  # the directory gives approver again
+
+    again = signed_in_user(sign_in("lihua"))
+
+    assert again.is_authenticated and user_roles(again) == [Role.SECURITY_ADMIN]  # 三员分立
+    refused = AuditEvent.objects.filter(action="role.grant", outcome="failure", object_id=str(user.pk)).latest("id")
+    assert any("三员分立" in entry for entry in refused.details["left_out"])
 
 
 def test_a_local_account_is_not_taken_over_by_a_directory_entry_of_its_name(directory, other_agency):
