@@ -17,6 +17,12 @@ def default_language():
     translation.activate(settings.LANGUAGE_CODE)
 
 
+@pytest.fixture(autouse=True)
+def audit_checkpoints_off(settings):
+    """No test reaches a checkpoint store unless it starts the local cloud (tests/portal/test_audit_tamper.py)."""
+    settings.AUDIT_CHECKPOINT_BUCKET = ""
+
+
 @pytest.fixture
 def agency(db):
     return AgencyFactory(code="jyt", name="省教育厅")

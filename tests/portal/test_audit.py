@@ -14,9 +14,9 @@ def test_events_chain_and_verify(requester):
     first = audit_record(actor=requester, action="test.one", details={"n": 1})
     second = audit_record(actor=requester, action="test.two", details={"n": 2})
     assert second.prev_hash == first.hash
-    checked, broken = audit_verify()
-    assert broken is None
-    assert checked == AuditEvent.objects.count()
+    result = audit_verify()
+    assert result.intact and result.broken is None
+    assert result.checked == AuditEvent.objects.count()
 
 
 def test_tampering_breaks_the_chain_at_the_tampered_row(requester):
@@ -31,8 +31,8 @@ def test_tampering_breaks_the_chain_at_the_tampered_row(requester):
             cursor.execute("SET LOCAL session_replication_role = DEFAULT")
     else:
         AuditEvent.objects.filter(pk=target.pk).update(details={"amount": 2})
-    checked, broken = audit_verify()
-    assert broken is not None and broken.pk == target.pk
+    result = audit_verify()
+    assert result.broken is not None and result.broken.pk == target.pk
 
 
 def test_rows_refuse_update_and_delete_through_the_orm(requester):
