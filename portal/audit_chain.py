@@ -119,9 +119,8 @@ def checkpoint_name(checkpoint: Checkpoint) -> str:
     return f"{CHECKPOINT_PREFIX}{_NAME_TOP - checkpoint.count:015d}-{checkpoint.head_id}.json"
 
 
-def checkpoint_store_ensure() -> None:
+def checkpoint_store_ensure(s3) -> None:
     """Create the checkpoint bucket with object lock (compliance mode) and versioning if it is missing."""
-    s3 = state_client("s3")
     bucket = settings.AUDIT_CHECKPOINT_BUCKET
     try:
         s3.head_bucket(Bucket=bucket)
@@ -146,8 +145,9 @@ def checkpoint_put(*, count: int, head_id: int, head_hash: str) -> Checkpoint:
     checkpoint = Checkpoint(
         count=count, head_id=head_id, head_hash=head_hash, written_at=timezone.now().isoformat(timespec="seconds")
     )
-    checkpoint_store_ensure()
-    state_client("s3").put_object(
+    s3 = state_client("s3")
+    checkpoint_store_ensure(s3)
+    s3.put_object(
         Bucket=settings.AUDIT_CHECKPOINT_BUCKET,
         Key=checkpoint_name(checkpoint),
         Body=checkpoint_sign(checkpoint),

@@ -17,6 +17,18 @@ def default_language():
     translation.activate(settings.LANGUAGE_CODE)
 
 
+@pytest.fixture(scope="session")
+def cloud_server():
+    """One moto server (the local cloud) for the session; each test's clouds get accounts of their own on it."""
+    from moto.server import ThreadedMotoServer  # late: moto is slow to import and most tests never need it
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
 @pytest.fixture(autouse=True)
 def audit_checkpoints_off(settings):
     """No test reaches a checkpoint store unless it starts the local cloud (tests/portal/test_audit_tamper.py)."""
