@@ -24,4 +24,5 @@ class PortalConfig(AppConfig):
             "auth.logout": _("退出"),
             "auth.token": _("获取 API 令牌"),
             "role.grant": _("授予角色"),
+            "audit.purge": _("清理过期审计记录"),
         })

@@ -197,3 +197,13 @@ def test_beat_writes_a_checkpoint_every_few_minutes(settings):
     entry = settings.CELERY_BEAT_SCHEDULE["audit-checkpoint"]
     assert entry["task"] == "portal.tasks.audit_checkpoint"
     assert entry["schedule"] == 60.0 * settings.AUDIT_CHECKPOINT_MINUTES == 300.0
+
+
+def test_the_purge_event_has_a_name_in_both_languages():
+    from django.utils import translation
+
+    from portal.audit import action_label
+
+    assert action_label("audit.purge") == "清理过期审计记录"
+    with translation.override("en"):
+        assert action_label("audit.purge") == "Purge of expired audit events"
