@@ -79,6 +79,7 @@ class Worker:
             "NOTIFY_QUEUE": s.NOTIFY_QUEUE,
             "SECRET_KEY": s.SECRET_KEY,
             "CREDENTIALS_KEY": s.CREDENTIALS_KEY,
+            "AUDIT_HMAC_KEY": s.AUDIT_HMAC_KEY,  # the worker's events must join the same keyed chain
             "RUN_HEARTBEAT_SECONDS": str(s.RUN_HEARTBEAT_SECONDS),
             "PYTHONUNBUFFERED": "1",
             **self.extra_env,

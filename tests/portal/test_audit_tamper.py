@@ -97,6 +97,7 @@ def test_update_delete_and_truncate_are_refused(requester):
         with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
             with connection.cursor() as cursor:
                 cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the test's open foreign-key checks would block TRUNCATE
+                cursor.execute("SET LOCAL portal.audit_allow_truncate = 'off'")  # tests/conftest.py turns it on
                 cursor.execute(sql, [event.pk] if "%s" in sql else None)
     assert AuditEvent.objects.filter(pk=event.pk, action="test.one").exists()
 
@@ -339,3 +340,21 @@ def test_verify_reads_a_legacy_sha256_prefix(db):
     audit_record(actor=None, action="test.keyed")
     result = audit_verify()
     assert result.intact and result.unkeyed == 2 and result.checked == 3
+
+
+def test_the_session_allowances_are_the_owners_alone(as_app_role):
+    """Even given TRUNCATE and DELETE on the table, a role that does not own it gets nothing from the session
+    settings that let the owner flush a test database or purge: the trigger refuses."""
+    old = record_days_ago(300, "test.old")
+    role = connection.ops.quote_name(as_app_role)
+    with connection.cursor() as cursor:
+        cursor.execute(f"RESET ROLE; GRANT TRUNCATE, DELETE ON portal_auditevent TO {role}; SET LOCAL ROLE {role}")
+    refused(
+        "SET CONSTRAINTS ALL IMMEDIATE; SET LOCAL portal.audit_allow_truncate = 'on'; TRUNCATE portal_auditevent",
+        match="append-only",
+    )
+    refused(
+        "SET LOCAL portal.audit_purge = 'on'; DELETE FROM portal_auditevent WHERE id = %s", [old.pk],
+        match="append-only",
+    )
+    assert AuditEvent.objects.filter(pk=old.pk).exists()
