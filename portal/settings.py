@@ -68,6 +68,8 @@ CREDENTIALS_KEY = generated_secret("credentials_key", "CREDENTIALS_KEY", lambda:
 # retired keys stay in AUDIT_HMAC_PREVIOUS_KEYS so the events they signed still verify.
 AUDIT_HMAC_KEY = generated_secret("audit_hmac_key", "AUDIT_HMAC_KEY", lambda: secrets.token_urlsafe(48))
 AUDIT_HMAC_PREVIOUS_KEYS = env_list("AUDIT_HMAC_PREVIOUS_KEYS")
+if AUDIT_HMAC_KEY in {SECRET_KEY, CREDENTIALS_KEY}:
+    raise ImproperlyConfigured("AUDIT_HMAC_KEY must be a key of its own, not SECRET_KEY or CREDENTIALS_KEY")
 if len(AUDIT_HMAC_KEY) < 32:
     raise ImproperlyConfigured("AUDIT_HMAC_KEY must be at least 32 characters (e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))')")
 

@@ -358,3 +358,11 @@ def test_the_session_allowances_are_the_owners_alone(as_app_role):
         match="append-only",
     )
     assert AuditEvent.objects.filter(pk=old.pk).exists()
+
+
+def test_the_purge_leaves_no_door_open_in_its_transaction(db):
+    record_days_ago(300, "test.old")
+    audit_record(actor=None, action="test.young")
+    audit_purge(actor=None, days=184)
+    late = record_days_ago(300, "test.late")
+    refused("DELETE FROM portal_auditevent WHERE id = %s", [late.pk], match="append-only")

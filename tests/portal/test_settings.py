@@ -53,6 +53,12 @@ def test_a_short_audit_key_is_refused(tmp_path):
     assert "AUDIT_HMAC_KEY must be at least 32 characters" in result.stderr
 
 
+def test_the_audit_key_may_not_be_the_secret_key(tmp_path):
+    result = run_manage(["check"], {**PRODUCTION, "AUDIT_HMAC_KEY": PRODUCTION["SECRET_KEY"]}, tmp_path)
+    assert result.returncode != 0
+    assert "AUDIT_HMAC_KEY must be a key of its own" in result.stderr
+
+
 def test_development_generates_its_keys_once(tmp_path):
     first = run_manage(["check"], {}, tmp_path)
     assert first.returncode == 0, first.stderr
