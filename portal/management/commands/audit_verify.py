@@ -12,6 +12,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         result = audit_verify()
+        if not result.intact and result.broken_id is None:
+            raise CommandError(f"audit chain not verified: {result.problem}; {result.checked} events hold")
         if not result.intact:
             where = result.broken
             at = f" ({where.occurred_at:%Y-%m-%d %H:%M:%S} UTC, {where.action})" if where is not None else ""
