@@ -13,7 +13,7 @@ with the newest one.
 import hashlib
 import hmac
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -153,7 +153,7 @@ def checkpoint_put(*, count: int, head_id: int, head_hash: str) -> Checkpoint:
         Body=checkpoint_sign(checkpoint),
         ContentType="application/json",
     )
-    return Checkpoint(**{**checkpoint.__dict__, "name": checkpoint_name(checkpoint)})
+    return replace(checkpoint, name=checkpoint_name(checkpoint))
 
 
 def checkpoint_latest() -> Checkpoint | None:
@@ -165,10 +165,16 @@ def checkpoint_latest() -> Checkpoint | None:
         return None
     s3 = state_client("s3")
     try:
-        listed = s3.list_objects_v2(Bucket=settings.AUDIT_CHECKPOINT_BUCKET, Prefix=CHECKPOINT_PREFIX, MaxKeys=5)
-        for item in listed.get("Contents", []):
-            raw = s3.get_object(Bucket=settings.AUDIT_CHECKPOINT_BUCKET, Key=item["Key"])["Body"].read()
-            return checkpoint_parse(item["Key"], raw)
+        # Versions, not the current objects: a delete marker (which object lock allows) must not hide one.
+        pages = s3.get_paginator("list_object_versions").paginate(
+            Bucket=settings.AUDIT_CHECKPOINT_BUCKET, Prefix=CHECKPOINT_PREFIX, PaginationConfig={"PageSize": 100}
+        )
+        for page in pages:
+            for item in page.get("Versions", [])[:1]:
+                raw = s3.get_object(
+                    Bucket=settings.AUDIT_CHECKPOINT_BUCKET, Key=item["Key"], VersionId=item["VersionId"]
+                )["Body"].read()
+                return checkpoint_parse(item["Key"], raw)
     except ClientError as exc:
         if exc.response["Error"]["Code"] in {"NoSuchBucket", "404"}:
             return None

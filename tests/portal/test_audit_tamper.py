@@ -221,6 +221,18 @@ def test_a_rehashed_tail_is_not_vouched_for_by_a_new_checkpoint(requester, check
     assert not audit_verify().intact
 
 
+def test_a_delete_marker_does_not_hide_the_newest_checkpoint(requester, checkpoint_bucket):
+    trail(requester, 4)
+    audit_checkpoint_write()
+    newest = audit_record(actor=requester, action="test.more")
+    checkpoint = audit_checkpoint_write()
+    s3().delete_object(Bucket=checkpoint_bucket, Key=checkpoint.name)  # a delete marker: lock allows it
+    assert s3().list_objects_v2(Bucket=checkpoint_bucket)["KeyCount"] == 1
+    around_the_trigger("DELETE FROM portal_auditevent WHERE id = %s", [newest.pk])
+    assert audit_chain.checkpoint_latest().head_id == newest.pk
+    assert_verify_names(newest.pk, "deleted at the end")
+
+
 def test_a_checkpoint_not_signed_by_the_key_is_refused(requester, checkpoint_bucket):
     trail(requester, 2)
     audit_checkpoint_write()
