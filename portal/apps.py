@@ -29,4 +29,5 @@ class PortalConfig(AppConfig):
             "user.break_glass_created": _("创建应急账号"),
             "user.agency_set": _("变更所属单位"),
             "user.deactivate": _("停用用户"),
+            "audit.purge": _("清理过期审计记录"),
         })

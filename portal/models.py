@@ -1,5 +1,4 @@
 """Identity (agencies and users) and the append-only audit trail."""
-import hashlib
 import json
 
 from django.conf import settings
@@ -9,6 +8,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from . import audit_chain
 from .choices import AgencyLevel, AuditOutcome, ChannelKind, DeliveryStatus, EventKind, IdentitySource
 from .names import EnglishNameMixin, english_name_field
 from .separation import superuser_check
@@ -83,10 +83,13 @@ class User(AbstractUser):
 
 
 class AuditEvent(models.Model):
-    """One entry of the tamper-evident trail: each row's hash covers its content and the previous row's hash.
+    """One entry of the tamper-evident trail: each row's hash is an HMAC (portal.audit_chain) over its content
+    and the previous row's hash, under the key `key_id` names; rows from before the chain was keyed have no
+    key id and a plain SHA-256 hash.
 
     Rows are only ever inserted (portal.services.audit_record); save() refuses updates, delete() refuses, and on
-    PostgreSQL a trigger refuses UPDATE and DELETE from any client.
+    PostgreSQL a trigger refuses UPDATE, DELETE and TRUNCATE from any client (audit_purge's deletes of events
+    past retention, by the table's owner, are the one exception).
     """
 
     occurred_at = models.DateTimeField(_("时间"), db_index=True)
@@ -106,6 +109,7 @@ class AuditEvent(models.Model):
     details = models.JSONField(_("详情"), default=dict, blank=True, encoder=DjangoJSONEncoder)
     prev_hash = models.CharField(max_length=64, blank=True)
     hash = models.CharField(max_length=64, unique=True)
+    key_id = models.CharField(max_length=16, blank=True, default="")
 
     class Meta:
         verbose_name = _("审计事件")
@@ -145,8 +149,10 @@ class AuditEvent(models.Model):
             "details": self.details,
             "prev_hash": self.prev_hash,
         }
+        if self.key_id:  # unkeyed old rows keep the payload they were hashed with
+            payload["key_id"] = self.key_id
         canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False, cls=DjangoJSONEncoder)
-        return hashlib.sha256(canonical.encode()).hexdigest()
+        return audit_chain.digest(canonical.encode(), self.key_id)
 
 
 class NotificationChannel(models.Model):

@@ -1,5 +1,8 @@
 """Writes of the portal app: the audit trail, agencies and their members, role grants."""
 import json
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
 
 from django.apps import apps
 from django.conf import settings
@@ -12,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from rest_framework.authtoken.models import Token
 
+from . import audit_chain
 from .audit import current_ip
 from .choices import ADMIN_ROLES, AuditOutcome, Role
 from .errors import DomainError, PermissionDenied
@@ -21,8 +25,12 @@ from .permissions import agency_group, cloud_group
 from .roles import AGENCY_SCOPED, CLOUD_SCOPED, STAFF_ROLES, is_directory_managed
 from .separation import break_glass_making, role_of_group, roles_check, roles_held
 
+logger = logging.getLogger(__name__)
+
 # Any constant works; it names the advisory lock that keeps the hash chain a chain under concurrent writers.
 AUDIT_CHAIN_LOCK = 7_311_042
+# The event audit_purge leaves in the chain; the newest one says where the chain now starts.
+AUDIT_PURGE_ACTION = "audit.purge"
 
 
 @transaction.atomic
@@ -59,22 +67,202 @@ def audit_record(
         # Stored JSON is what verification reads back, so hash exactly that.
         details=json.loads(json.dumps(details or {}, cls=DjangoJSONEncoder)),
         prev_hash=previous,
+        key_id=audit_chain.current_key_id(),
     )
     event.hash = event.compute_hash()
     event.save()
     return event
 
 
-def audit_verify() -> tuple[int, AuditEvent | None]:
-    """Walk the chain from the first event; return how many events hold and the first that does not."""
-    previous = ""
-    checked = 0
-    for event in AuditEvent.objects.order_by("id").iterator(chunk_size=2000):
-        if event.prev_hash != previous or event.compute_hash() != event.hash:
-            return checked, event
-        previous = event.hash
-        checked += 1
-    return checked, None
+class AuditChainBroken(Exception):
+    """The trail does not verify; the message names the first broken link."""
+
+
+@dataclass
+class AuditVerification:
+    """What audit_verify found. `count` is the chain's length since its very first event (purged ones
+    included), the number a checkpoint records; `problem` is empty when everything held."""
+
+    checked: int = 0
+    count: int = 0
+    unkeyed: int = 0
+    head: AuditEvent | None = None
+    broken: AuditEvent | None = None
+    broken_id: int | None = None
+    problem: str = ""
+    checkpoint: audit_chain.Checkpoint | None = None
+    checkpoint_error: str = ""
+    purged: int = 0
+    purged_through_id: int = 0
+
+    @property
+    def intact(self) -> bool:
+        return not self.problem
+
+    def fail(self, event: AuditEvent | None, problem: str, *, event_id: int | None = None) -> "AuditVerification":
+        self.broken = event
+        self.broken_id = event.pk if event is not None else event_id
+        self.problem = problem
+        return self
+
+
+def _audit_start(result: AuditVerification) -> str | None:
+    """Where the chain starts: after the events the newest purge removed. The previous hash of the first
+    event kept, or None when the purge record itself does not hold."""
+    purge = AuditEvent.objects.filter(action=AUDIT_PURGE_ACTION).order_by("-id").first()
+    if purge is None:
+        return ""
+    if not purge.key_id or purge.compute_hash() != purge.hash:
+        result.fail(purge, f"event {purge.pk}: the purge record is not signed by the audit key")
+        return None
+    result.purged = int(purge.details["purged_total"])
+    result.purged_through_id = int(purge.details["last_id"])
+    return str(purge.details["start_prev_hash"])
+
+
+def audit_verify(*, incremental: bool = False) -> AuditVerification:
+    """Walk the chain and hold it against the newest checkpoint; the result names the first broken link.
+
+    Each event must link to the one before it, carry a hash only the audit key makes (unkeyed rows only
+    before the first keyed one), and the event the newest checkpoint recorded must still be there, with the
+    same hash and position: a changed row, a re-hashed tail, a cut tail and an emptied table each fail.
+    `incremental` walks only the events after the newest checkpoint (what the checkpoint task needs)."""
+    result = AuditVerification()
+    try:
+        result.checkpoint = checkpoint = audit_chain.checkpoint_latest()
+    except audit_chain.CheckpointError as exc:
+        checkpoint, result.checkpoint_error = None, str(exc)
+    previous = _audit_start(result)
+    if previous is None:
+        return result
+    stray = AuditEvent.objects.filter(id__lte=result.purged_through_id).order_by("id").first()
+    if stray is not None:
+        return result.fail(stray, f"event {stray.pk} lies before the chain's start (the newest purge removed up to {result.purged_through_id})")
+    rows = AuditEvent.objects.filter(id__gt=result.purged_through_id)
+    base, keyed = result.purged, False
+    checkpoint_live = checkpoint is not None and checkpoint.head_id > result.purged_through_id
+    if incremental and checkpoint_live:
+        head = AuditEvent.objects.filter(pk=checkpoint.head_id).first()
+        if head is None or head.hash != checkpoint.head_hash:
+            return _audit_checkpoint_missed(result, checkpoint, head)
+        rows, previous, base, keyed = rows.filter(id__gt=head.pk), head.hash, checkpoint.count, bool(head.key_id)
+        result.head, checkpoint_live = head, False
+    seen = False
+    for event in rows.order_by("id").iterator(chunk_size=2000):
+        if event.prev_hash != previous:
+            return result.fail(event, f"event {event.pk} does not link to the event before it (one was changed, removed or put in)")
+        if event.key_id:
+            keyed = True
+            if not audit_chain.known_key(event.key_id):
+                return result.fail(event, f"event {event.pk} names a key the portal does not hold ({event.key_id})")
+        elif keyed:
+            return result.fail(event, f"event {event.pk} has no key after keyed events (it was rewritten without the key)")
+        else:
+            result.unkeyed += 1
+        if event.compute_hash() != event.hash:
+            return result.fail(event, f"event {event.pk}: its content does not match its hash (the row was changed)")
+        result.checked += 1
+        if checkpoint_live and event.pk == checkpoint.head_id:
+            if event.hash != checkpoint.head_hash or base + result.checked != checkpoint.count:
+                return _audit_checkpoint_missed(result, checkpoint, event)
+            seen = True
+        previous, result.head = event.hash, event
+    result.count = base + result.checked
+    if checkpoint_live and not seen:
+        return _audit_checkpoint_missed(result, checkpoint, None)
+    if result.checkpoint_error:
+        result.problem = result.checkpoint_error
+    return result
+
+
+def _audit_checkpoint_missed(result, checkpoint, event) -> AuditVerification:
+    when = f"the checkpoint of {checkpoint.written_at}"
+    if event is not None:
+        return result.fail(
+            event, f"event {event.pk} is not the event {when} recorded as number {checkpoint.count} (the chain was re-hashed)"
+        )
+    if not AuditEvent.objects.exists():
+        return result.fail(
+            None, f"the trail is empty but {when} counts {checkpoint.count} events (the table was emptied)",
+            event_id=checkpoint.head_id,
+        )
+    last = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first()
+    return result.fail(
+        None, f"event {checkpoint.head_id}, which {when} recorded as number {checkpoint.count}, is missing and the "
+        f"chain ends at event {last} (events were deleted at the end)",
+        event_id=checkpoint.head_id,
+    )
+
+
+def audit_checkpoint_write() -> audit_chain.Checkpoint | None:
+    """Sign and store a checkpoint of the chain as it is now, after verifying what came since the last one
+    (a checkpoint over a tampered tail would vouch for it). None when nothing was added since."""
+    result = audit_verify(incremental=True)
+    if result.checkpoint_error:
+        raise audit_chain.CheckpointError(result.checkpoint_error)
+    if not result.intact:
+        raise AuditChainBroken(result.problem)
+    if result.head is None:
+        return None
+    latest = result.checkpoint
+    if latest is not None and latest.head_id == result.head.pk:
+        return latest
+    return audit_chain.checkpoint_put(count=result.count, head_id=result.head.pk, head_hash=result.head.hash)
+
+
+def audit_purge(*, actor: User | None, days: int) -> AuditEvent | None:
+    """Delete the events older than `days` (never fewer than 184) from the start of the chain, and record in
+    it what went: how many, which ids and times, and the hash the chain now starts from.
+
+    On PostgreSQL the trigger lets these deletes through only in a transaction that set portal.audit_purge,
+    run by the table's owner, and only for events older than 184 days. None when nothing is old enough."""
+    if days < audit_chain.RETENTION_MIN_DAYS:
+        raise ValueError(
+            f"audit events are kept at least {audit_chain.RETENTION_MIN_DAYS} days (six months, the law's minimum); "
+            f"{days} is too short"
+        )
+    before = audit_verify()
+    if not before.intact:
+        raise AuditChainBroken(before.problem)
+    cutoff = timezone.now() - timedelta(days=days)
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [AUDIT_CHAIN_LOCK])
+                cursor.execute("SET LOCAL portal.audit_purge = 'on'")
+        young = AuditEvent.objects.filter(occurred_at__gte=cutoff).order_by("id").values_list("id", flat=True).first()
+        doomed = AuditEvent.objects.filter(id__gt=before.purged_through_id)
+        if young is not None:
+            doomed = doomed.filter(id__lt=young)
+        last = doomed.order_by("-id").first()
+        if last is None:
+            return None
+        doomed = doomed.filter(id__lte=last.pk)  # not the purge's own event, written below
+        first = doomed.order_by("id").first()
+        count = doomed.count()
+        event = audit_record(
+            actor=actor,
+            action=AUDIT_PURGE_ACTION,
+            details={
+                "purged": count,
+                "purged_total": before.purged + count,
+                "first_id": first.pk,
+                "last_id": last.pk,
+                "oldest": first.occurred_at.isoformat(),
+                "newest": last.occurred_at.isoformat(),
+                "days": days,
+                "start_prev_hash": last.hash,
+            },
+        )
+        deleted, _ = doomed.delete()
+        if deleted != count:
+            raise AuditChainBroken(f"the purge deleted {deleted} events where it counted {count}")
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:  # an enclosing transaction gets no open door
+                cursor.execute("SET LOCAL portal.audit_purge = 'off'")
+    if settings.AUDIT_CHECKPOINT_BUCKET:
+        audit_checkpoint_write()
+    return event
 
 
 def role_groups(*, user: User, role: str, scope: Model | None = None) -> list[Group]:

@@ -75,6 +75,14 @@ def generated_secret(name: str, env_name: str, factory) -> str:
 SECRET_KEY = generated_secret("secret_key", "SECRET_KEY", lambda: secrets.token_urlsafe(50))
 # Fernet key that encrypts cloud credentials at rest; kept apart from SECRET_KEY so either can rotate alone.
 CREDENTIALS_KEY = generated_secret("credentials_key", "CREDENTIALS_KEY", lambda: Fernet.generate_key().decode())
+# HMAC key of the audit chain and of its checkpoints; the database never holds it. After a rotation, the
+# retired keys stay in AUDIT_HMAC_PREVIOUS_KEYS so the events they signed still verify.
+AUDIT_HMAC_KEY = generated_secret("audit_hmac_key", "AUDIT_HMAC_KEY", lambda: secrets.token_urlsafe(48))
+AUDIT_HMAC_PREVIOUS_KEYS = env_list("AUDIT_HMAC_PREVIOUS_KEYS")
+if AUDIT_HMAC_KEY in {SECRET_KEY, CREDENTIALS_KEY}:
+    raise ImproperlyConfigured("AUDIT_HMAC_KEY must be a key of its own, not SECRET_KEY or CREDENTIALS_KEY")
+if len(AUDIT_HMAC_KEY) < 32:
+    raise ImproperlyConfigured("AUDIT_HMAC_KEY must be at least 32 characters (e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))')")
 
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
@@ -442,6 +450,20 @@ CELERY_BEAT_SCHEDULE = {
     # Outbox rows whose wake-up message was lost (broker down at commit, worker gone) or whose retry is due.
     "outbox-sweep": {"task": "provisioning.tasks.outbox_sweep", "schedule": float(env_int("OUTBOX_SWEEP_SECONDS", 60))},
 }
+# Audit checkpoints (count and head of the chain, signed with AUDIT_HMAC_KEY) go to this bucket of the state
+# store every AUDIT_CHECKPOINT_MINUTES; the bucket is made with object lock, and each checkpoint is kept
+# AUDIT_CHECKPOINT_LOCK_DAYS. An empty bucket name turns checkpoints off (refused in production).
+AUDIT_CHECKPOINT_MINUTES = env_int("AUDIT_CHECKPOINT_MINUTES", 5)
+AUDIT_CHECKPOINT_BUCKET = env_str("AUDIT_CHECKPOINT_BUCKET", "portal-audit-checkpoints")
+AUDIT_CHECKPOINT_LOCK_DAYS = env_int("AUDIT_CHECKPOINT_LOCK_DAYS", 400)
+if PRODUCTION and not AUDIT_CHECKPOINT_BUCKET:
+    raise ImproperlyConfigured("AUDIT_CHECKPOINT_BUCKET must be set when PORTAL_ENV=production")
+CELERY_BEAT_SCHEDULE["audit-checkpoint"] = {
+    "task": "portal.tasks.audit_checkpoint", "schedule": 60.0 * AUDIT_CHECKPOINT_MINUTES,
+}
+# audit_purge keeps at least this many days of events (and never fewer than 184: six months, the law's minimum).
+AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 184)
+
 # Every active instance gets a refresh-only plan (a drift check) when its last one is older than this; 0: never.
 DRIFT_CHECK_HOURS = env_int("DRIFT_CHECK_HOURS", 24)
 

@@ -15,10 +15,10 @@ from django.conf import settings
 from django.db import transaction
 
 from catalogue.models import Cloud
+from portal.cloud_clients import CLIENT_CONFIG, local_cloud_client
 from portal.services import audit_record
 
 from . import state_store
-from .cloud_clients import CLIENT_CONFIG, local_cloud_client
 
 logger = logging.getLogger(__name__)
 ACCOUNT_BASE = 100_000_000_000

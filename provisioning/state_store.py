@@ -8,7 +8,7 @@ import json
 from botocore.exceptions import ClientError
 from django.conf import settings
 
-from .cloud_clients import state_client
+from portal.cloud_clients import state_client
 
 
 def bootstrap() -> None:

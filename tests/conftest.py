@@ -1,10 +1,22 @@
 """Fixtures shared by every test folder: agencies and one user per role."""
 import pytest
 from django.conf import settings
+from django.db.backends.signals import connection_created
 from django.utils import translation
 
 from portal.choices import Role
 from tests.portal.factories import AgencyFactory, UserFactory
+
+
+def _allow_the_test_flush(sender, connection, **kwargs):
+    """Django empties a test database with TRUNCATE between transactional tests; on PostgreSQL the audit
+    trigger lets the table's owner do that only in a session that asks (test_audit_tamper.py turns it off)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET portal.audit_allow_truncate = 'on'")
+
+
+connection_created.connect(_allow_the_test_flush, dispatch_uid="tests.allow_the_test_flush")
 
 
 @pytest.fixture(autouse=True)
@@ -15,6 +27,24 @@ def default_language():
     translation.activate(settings.LANGUAGE_CODE)
     yield
     translation.activate(settings.LANGUAGE_CODE)
+
+
+@pytest.fixture(scope="session")
+def cloud_server():
+    """One moto server (the local cloud) for the session; each test's clouds get accounts of their own on it."""
+    from moto.server import ThreadedMotoServer  # late: moto is slow to import and most tests never need it
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture(autouse=True)
+def audit_checkpoints_off(settings):
+    """No test reaches a checkpoint store unless it starts the local cloud (tests/portal/test_audit_tamper.py)."""
+    settings.AUDIT_CHECKPOINT_BUCKET = ""
 
 
 @pytest.fixture

@@ -20,11 +20,11 @@ from django.utils import timezone
 
 from catalogue.choices import CloudStatus
 from catalogue.models import Cloud
+from portal.cloud_clients import cloud_client
 from portal.errors import Conflict
 from portal.services import audit_record
 
 from ..choices import FindingKind, InstanceStatus, RunStatus
-from ..cloud_clients import cloud_client
 from ..models import CloudFinding, Instance, Run
 from .reconcile import _check_drift
 

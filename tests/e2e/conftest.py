@@ -3,7 +3,6 @@ terraform binary, and a real Celery worker process reading the same (test) datab
 settings name (Redis in CI). Tests here use committed data (transactional_db) so the worker sees it."""
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,27 +18,9 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def e2e_home(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("terraform-home")
-
-
-@pytest.fixture(scope="session")
-def cloud_server():
-    """One moto server for the session (each test's clouds get accounts of their own on it)."""
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
 
 
 @pytest.fixture
@@ -98,6 +79,7 @@ class Worker:
             "NOTIFY_QUEUE": s.NOTIFY_QUEUE,
             "SECRET_KEY": s.SECRET_KEY,
             "CREDENTIALS_KEY": s.CREDENTIALS_KEY,
+            "AUDIT_HMAC_KEY": s.AUDIT_HMAC_KEY,  # the worker's events must join the same keyed chain
             "RUN_HEARTBEAT_SECONDS": str(s.RUN_HEARTBEAT_SECONDS),
             "PYTHONUNBUFFERED": "1",
             **self.extra_env,

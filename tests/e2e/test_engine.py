@@ -11,6 +11,8 @@ from django.db import transaction
 from catalogue.services import module_publish
 from portal.choices import Role
 from portal.errors import Conflict
+from portal.models import AuditEvent
+from portal.services import audit_verify
 from provisioning import state_store
 from provisioning.choices import PlanMode, RunKind, RunStatus
 from provisioning.models import Run, Workspace
@@ -119,6 +121,9 @@ def test_a_plan_is_applied_at_most_once(celery_worker_process, local_clouds):
     assert plan.planfile_consumed_at is not None
     with pytest.raises(Conflict):
         run_enqueue(actor=None, workspace=workspace, kind=RunKind.APPLY, source_plan=plan)
+    # The worker's events joined the same keyed chain (the worker holds the same AUDIT_HMAC_KEY).
+    assert AuditEvent.objects.filter(action__startswith="run.").exists()
+    assert audit_verify().intact
 
 
 def test_rolled_back_transaction_leaves_no_run_and_no_work(celery_worker_process, local_clouds):

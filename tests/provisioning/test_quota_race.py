@@ -162,8 +162,8 @@ def test_concurrent_final_approvals_reserve_exactly_what_fits(
     new_events = AuditEvent.objects.order_by("id")[audit_before:]
     assert sum(1 for e in new_events if e.action == "approval.approve") == FITS
     assert sum(1 for e in new_events if e.action == "request.applying") == FITS
-    checked, broken = audit_verify()
-    assert broken is None and checked == AuditEvent.objects.count()
+    result = audit_verify()
+    assert result.intact and result.checked == AuditEvent.objects.count()
 
 
 @pytest.mark.parametrize("limit_of", ["agency", "cloud"], ids=["agency-quota", "cloud-capacity"])

@@ -1,9 +1,15 @@
-"""The one place the portal builds boto3 clients: for the state store, and for each cloud's own account."""
+"""The one place the portal builds boto3 clients: for the state store (the portal's own account, which the
+audit checkpoints also use, hence here at the bottom of the import order), and for each cloud's own account."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import boto3
 from botocore.config import Config
 from django.conf import settings
 
-from catalogue.models import Cloud
+if TYPE_CHECKING:
+    from catalogue.models import Cloud
 
 # Short timeouts and few retries: the portal asks small questions; Terraform does the long work.
 CLIENT_CONFIG = Config(
