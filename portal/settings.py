@@ -377,6 +377,11 @@ LOGGING = {
         "django.db.backends": {"level": "INFO"},
         # The local cloud (moto on werkzeug) would log every API call Terraform and the portal make.
         "werkzeug": {"level": env_str("LOCAL_CLOUD_LOG_LEVEL", "WARNING")},
+        # At DEBUG botocore logs whole response bodies, a new access key's secret among them; whatever
+        # LOG_LEVEL says, the cloud clients log no more than INFO (tests/e2e/test_secrets.py).
+        "botocore": {"level": "INFO"},
+        "boto3": {"level": "INFO"},
+        "urllib3": {"level": "INFO"},
     },
 }
 

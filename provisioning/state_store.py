@@ -12,7 +12,8 @@ from portal.cloud_clients import state_client
 
 
 def bootstrap() -> None:
-    """Create the state bucket (versioned) and the lock table if they are missing; safe to run again."""
+    """Create the state bucket (versioned, encrypted at rest) and the lock table if they are missing; safe to
+    run again."""
     s3 = state_client("s3")
     try:
         s3.head_bucket(Bucket=settings.STATE_BUCKET)
@@ -22,6 +23,11 @@ def bootstrap() -> None:
             params["CreateBucketConfiguration"] = {"LocationConstraint": settings.STATE_REGION}
         s3.create_bucket(**params)
     s3.put_bucket_versioning(Bucket=settings.STATE_BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    # State holds every secret a module was given (a database's password): encrypted at rest by default, and
+    # the backend asks for it on each write too ("encrypt": true, provisioning.workspaces).
+    s3.put_bucket_encryption(Bucket=settings.STATE_BUCKET, ServerSideEncryptionConfiguration={
+        "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}],
+    })
     dynamodb = state_client("dynamodb")
     try:
         dynamodb.describe_table(TableName=settings.STATE_LOCK_TABLE)
