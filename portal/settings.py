@@ -326,6 +326,8 @@ LOGGING = {
         "django.db.backends": {"level": "INFO"},
         # The local cloud (moto on werkzeug) would log every API call Terraform and the portal make.
         "werkzeug": {"level": env_str("LOCAL_CLOUD_LOG_LEVEL", "WARNING")},
+        # axes logs each sign-in at INFO; the audit trail has them already.
+        "axes": {"level": "WARNING"},
     },
 }
 
