@@ -47,7 +47,7 @@ $(ECHARTS):
 
 setup: $(VENV)/.installed locale $(ECHARTS)
 
-setup-dev: $(VENV)/.installed-dev locale browser
+setup-dev: $(VENV)/.installed-dev locale $(ECHARTS) browser
 
 # Debian's Chromium drives the browser tests (Playwright's own browser download cannot work offline).
 browser:
