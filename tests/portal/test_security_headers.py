@@ -81,3 +81,12 @@ def test_production_sends_hsts_and_secure_cookies(tmp_path):
     hsts, subdomains, session_secure, csrf_secure, redirect, frames = result.stdout.splitlines()[-1].split()
     assert int(hsts) >= 31536000
     assert (subdomains, session_secure, csrf_secure, redirect, frames) == ("True", "True", "True", "True", "DENY")
+
+
+def test_the_admin_change_list_has_no_inline_style(auditor):
+    """Django's change list writes an inline style only for a ModelAdmin that turns both action bars off."""
+    client = Client()
+    client.force_login(auditor)
+    response = client.get("/admin/portal/auditevent/")
+    assert response.status_code == 200
+    assert "<style" not in response.content.decode()
