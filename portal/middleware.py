@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.contrib.auth import logout
 from django.core.exceptions import BadRequest
 from django.core.handlers.exception import response_for_exception
+from django.db import transaction
 from django.http.request import RawPostDataException
 from django.middleware.locale import LocaleMiddleware
 from django.utils import translation
@@ -80,7 +81,8 @@ class SessionIdleMiddleware:
             last = request.session.get(self.KEY)
             if last is not None and now - last > settings.SESSION_IDLE_MINUTES * 60:
                 request.portal_logout_reason = "idle"
-                logout(request)
+                with transaction.atomic():  # the session's end and its audit event together
+                    logout(request)
                 messages.info(
                     request,
                     _("您已 %(minutes)d 分钟没有操作，为安全起见已退出登录，请重新登录。")

@@ -91,8 +91,9 @@ def lockout_response(request, original_response=None, credentials=None):
     return TemplateResponse(request, "registration/login.html", context, status=429).render()
 
 
+@method_decorator(transaction.atomic, name="post")
 class LogoutView(auth_views.LogoutView):
-    pass
+    """POST only (Django's): the session ends, the API token is revoked and the trail records it, together."""
 
 
 class LanguageSetView(View):
