@@ -49,7 +49,7 @@ $(ECHARTS):
 
 setup: $(VENV)/.installed locale $(ECHARTS)
 
-setup-dev: $(VENV)/.installed-dev locale browser slapd
+setup-dev: $(VENV)/.installed-dev locale $(ECHARTS) browser slapd
 
 # The directory sign-in tests start their own OpenLDAP server (Debian's slapd) on a free port with a config of
 # their own. The package's own service is kept from starting (policy-rc.d) and left off: nothing needs port 389.

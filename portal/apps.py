@@ -24,6 +24,8 @@ class PortalConfig(AppConfig):
             "auth.login": _("登录"),
             "auth.logout": _("退出"),
             "auth.token": _("获取 API 令牌"),
+            "auth.token_revoke": _("吊销 API 令牌"),
+            "auth.lockout": _("登录锁定"),
             "role.grant": _("授予角色"),
             "role.revoke": _("撤销角色"),
             "user.break_glass_created": _("创建应急账号"),

@@ -1,4 +1,5 @@
-"""Sign-in: local accounts, the province's directory over LDAP, and OpenID Connect (docs/identity.md).
+"""Sign-in: lockout first, then local accounts, the province's directory over LDAP, and OpenID Connect
+(docs/identity.md, docs/security.md).
 
 Each directory sign-in sets the user's agency and roles again from the directory (portal.identity maps,
 portal.services.user_directory_sync applies). A directory user never signs in with a local password, and a
@@ -8,6 +9,8 @@ import logging
 
 import ldap
 import ldap.filter
+from axes.backends import AxesStandaloneBackend
+from axes.exceptions import AxesBackendPermissionDenied
 from django.conf import settings
 from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import SuspiciousOperation
@@ -20,6 +23,19 @@ from .models import User
 from .services import user_directory_sync
 
 logger = logging.getLogger(__name__)
+
+
+class LockoutBackend(AxesStandaloneBackend):
+    """django-axes refuses a sign-in while its username or address is locked out; the refused attempt is
+    marked on the request, so the trail records it once, as a refusal during a lockout rather than as one
+    more wrong password (portal.signals)."""
+
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        try:
+            return super().authenticate(request, username=username, password=password, **kwargs)
+        except AxesBackendPermissionDenied:
+            request.portal_lockout_refused = True
+            raise
 
 
 class LocalAccountBackend(ModelBackend):

@@ -13,8 +13,8 @@ from django.utils.translation import gettext as _
 
 logger = logging.getLogger(__name__)
 
-# The HTML pages under /api/ (Swagger UI, ReDoc) are pages; everything else there is JSON.
-API_PAGES = ("/api/docs/", "/api/redoc/")
+# The HTML page under /api/ (Swagger UI) is a page; everything else there is JSON.
+API_PAGES = ("/api/docs/",)
 
 
 def is_api(request) -> bool:

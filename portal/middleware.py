@@ -1,11 +1,17 @@
-"""The portal's language choice (Chinese first, English when the user picks it), and deep input as a 400."""
+"""The portal's language choice (Chinese first, English when the user picks it), idle sessions ending, and
+deep input as a 400."""
+import time
 
 from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
 from django.core.exceptions import BadRequest
 from django.core.handlers.exception import response_for_exception
+from django.db import transaction
 from django.http.request import RawPostDataException
 from django.middleware.locale import LocaleMiddleware
 from django.utils import translation
+from django.utils.translation import gettext as _
 
 from portal.jsonlimits import json_too_deep, too_deep_message
 
@@ -53,3 +59,39 @@ def _input_too_deep(request) -> bool:
     except RawPostDataException:  # a multipart body, already read into request.POST
         pass
     return any(json_too_deep(value) for value in values if isinstance(value, str | bytes))
+
+
+class SessionIdleMiddleware:
+    """A signed-in session ends after SESSION_IDLE_MINUTES without the person doing anything.
+
+    The time of the last request is kept in the session. A page's own background refreshes (htmx GETs: live
+    run logs, status polling) do not count as activity, or an open page would keep the session alive forever.
+    It is written at most every ACCURACY_SECONDS, so idle pages cost no session write per request.
+    """
+
+    KEY = "portal_last_activity"
+    ACCURACY_SECONDS = 30
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.user.is_authenticated:
+            now = int(time.time())
+            last = request.session.get(self.KEY)
+            if last is not None and now - last > settings.SESSION_IDLE_MINUTES * 60:
+                request.portal_logout_reason = "idle"
+                with transaction.atomic():  # the session's end and its audit event together
+                    logout(request)
+                messages.info(
+                    request,
+                    _("您已 %(minutes)d 分钟没有操作，为安全起见已退出登录，请重新登录。")
+                    % {"minutes": settings.SESSION_IDLE_MINUTES},
+                )
+            elif last is None or (not _background(request) and now - last >= self.ACCURACY_SECONDS):
+                request.session[self.KEY] = now
+        return self.get_response(request)
+
+
+def _background(request) -> bool:
+    return request.method == "GET" and request.headers.get("HX-Request") == "true"

@@ -1,5 +1,10 @@
 """Reads of the portal app."""
-from django.db.models import Count, QuerySet
+import datetime
+
+from axes.models import AccessAttempt
+from django.conf import settings
+from django.db.models import Count, Max, QuerySet, Sum
+from django.utils import timezone
 
 from catalogue.selectors import cloud_list_for_user
 
@@ -19,3 +24,23 @@ def cloud_counts_by_tier(user) -> dict[str, int]:
 
 def audit_event_list_for_user(user) -> QuerySet[AuditEvent]:
     return objects_for_user(user, "portal.view_auditevent", AuditEvent.objects.select_related("actor", "agency"))
+
+
+def lockout_ends_at(*, username: str | None, address: str | None) -> datetime.datetime | None:
+    """When the lockout of this username or this address ends (the later of the two), or None if neither is
+    locked out: LOGIN_FAILURE_LIMIT recent failures lock for LOGIN_LOCKOUT_MINUTES after the last of them."""
+    cooloff = settings.AXES_COOLOFF_TIME
+    recent = AccessAttempt.objects.filter(attempt_time__gte=timezone.now() - cooloff)
+    ends = []
+    for field, value in (("username", username), ("ip_address", address)):
+        if not value:
+            continue
+        row = recent.filter(**{field: value}).aggregate(failures=Sum("failures_since_start"), last=Max("attempt_time"))
+        if (row["failures"] or 0) >= settings.AXES_FAILURE_LIMIT:
+            ends.append(row["last"] + cooloff)
+    return max(ends, default=None)
+
+
+def minutes_until(moment: datetime.datetime) -> int:
+    """Whole minutes from now until `moment`, rounded up (at least 1), for "try again in N minutes"."""
+    return max(1, -(-int((moment - timezone.now()).total_seconds()) // 60))

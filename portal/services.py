@@ -1,4 +1,5 @@
-"""Writes of the portal app: the audit trail, agencies and their members, role grants."""
+"""Writes of the portal app: the audit trail, agencies and their members, role grants, API tokens."""
+import datetime
 import json
 import logging
 from dataclasses import dataclass
@@ -444,3 +445,41 @@ def user_language_set(*, actor: User, language: str) -> User:
     User.objects.filter(pk=actor.pk).update(language=language)
     actor.language = language
     return actor
+
+
+def token_expired(token: Token) -> bool:
+    return token.created + datetime.timedelta(hours=settings.API_TOKEN_HOURS) <= timezone.now()
+
+
+@transaction.atomic
+def token_obtain(*, actor: User) -> Token:
+    """The actor's API token: the one they hold while it is good, else a new one (an expired one is dropped)."""
+    token = Token.objects.select_for_update().filter(user=actor).first()
+    if token is not None and token_expired(token):
+        token.delete()
+        token = None
+    if token is None:
+        token = Token.objects.create(user=actor)
+    audit_record(actor=actor, action="auth.token", obj=actor, details={"expires_at": token_expires_at(token)})
+    return token
+
+
+def token_expires_at(token: Token) -> datetime.datetime:
+    return token.created + datetime.timedelta(hours=settings.API_TOKEN_HOURS)
+
+
+@transaction.atomic
+def token_revoke(*, actor: User, reason: str) -> bool:
+    """Revoke the actor's API token, if they hold one; `reason` is "revoke" (asked for) or "logout"."""
+    revoked, _by_model = Token.objects.filter(user=actor).delete()
+    if revoked:
+        audit_record(actor=actor, action="auth.token_revoke", obj=actor, details={"reason": reason})
+    return bool(revoked)
+
+
+@transaction.atomic
+def user_signed_out(*, actor: User, reason: str, source_ip: str | None = None) -> None:
+    """A session ended: by the user's logout (which also revokes their API token) or by idling ("idle")."""
+    if reason == "logout":
+        token_revoke(actor=actor, reason="logout")
+    audit_record(actor=actor, action="auth.logout", obj=actor, source_ip=source_ip, details={"reason": reason})

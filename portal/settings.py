@@ -6,11 +6,13 @@ SECRET_KEY and CREDENTIALS_KEY required. docs/configuration.md lists every varia
 """
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 import ldap
 from cryptography.fernet import Fernet
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 from django_auth_ldap.config import (
@@ -106,6 +108,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_filters",
     "django_tables2",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -118,10 +121,14 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "portal.audit.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "portal.middleware.SessionIdleMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "portal.error_pages.MethodNotAllowedPageMiddleware",
     "portal.middleware.DeepInputMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, so it sees the lockout flag the sign-in left on the request and answers with the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -147,7 +154,7 @@ TEMPLATES = [
 # Database: DATABASE_URL (postgres://… in production and CI), else SQLite under var/.
 DATABASES = {
     "default": dj_database_url.parse(
-        env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'portal.sqlite3'}"),
+        env_str("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'portal.sqlite3'}",
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
     )
 }
@@ -163,9 +170,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "portal.User"
-# Local accounts (a ModelBackend that leaves directory users to their directory) and guardian's object
-# permissions; the directory backends below go in front when they are configured.
+# The lockout, local accounts (a ModelBackend that leaves directory users to their directory) and guardian's object
+# permissions; the directory backends below go right after the lockout when they are configured.
 AUTHENTICATION_BACKENDS = [
+    # First: refuses a sign-in while its user or address is locked out, before any password is checked.
+    "portal.backends.LockoutBackend",
     "portal.backends.LocalAccountBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
@@ -193,7 +202,7 @@ if LDAP_SERVER_URI:
         raise ImproperlyConfigured("LDAP_USER_SEARCH_BASE must be set when LDAP_SERVER_URI is")
     if env_str("LDAP_GROUP_TYPE", "groupOfNames") not in LDAP_GROUP_TYPES:
         raise ImproperlyConfigured(f"LDAP_GROUP_TYPE must be one of {', '.join(LDAP_GROUP_TYPES)}")
-    AUTHENTICATION_BACKENDS.insert(0, "portal.backends.DirectoryLDAPBackend")
+    AUTHENTICATION_BACKENDS.insert(1, "portal.backends.DirectoryLDAPBackend")  # after the lockout
 AUTH_LDAP_SERVER_URI = LDAP_SERVER_URI
 AUTH_LDAP_BIND_DN = env_str("LDAP_BIND_DN")
 AUTH_LDAP_BIND_PASSWORD = env_str("LDAP_BIND_PASSWORD")
@@ -241,14 +250,44 @@ if OIDC_ENABLED:
         _oidc_missing.append("OIDC_OP_JWKS_ENDPOINT")
     if _oidc_missing:
         raise ImproperlyConfigured(f"OIDC_RP_CLIENT_ID is set, so these must be too: {', '.join(_oidc_missing)}")
-    AUTHENTICATION_BACKENDS.insert(0, "portal.backends.DirectoryOIDCBackend")
+    AUTHENTICATION_BACKENDS.insert(1, "portal.backends.DirectoryOIDCBackend")  # after the lockout
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": env_int("PASSWORD_MIN_LENGTH", 12)},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Validators run where a password is chosen (the admin's user forms, changepassword, createsuperuser);
+# set_password() does not run them, which is how demo_data keeps its one known password ("demo") on purpose.
+
+# Sign-in lockout (django-axes): LOGIN_FAILURE_LIMIT failures in a row from one username, or from one address,
+# lock that username, or that address, for LOGIN_LOCKOUT_MINUTES, on the login page, the admin's and the API's
+# token endpoint alike. Each failure, lockout and refused attempt is in the audit trail (portal.signals).
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+LOGIN_LOCKOUT_MINUTES = env_int("LOGIN_LOCKOUT_MINUTES", 15)
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+# A try during the lockout is refused, not counted: otherwise each one would push the end of the lockout on.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_CLIENT_IP_CALLABLE = "portal.audit.client_ip"
+AXES_LOCKOUT_CALLABLE = "portal.views.lockout_response"
+# The audit trail records every sign-in; axes keeps only the failure counts it needs.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False
+
+# A signed-in session ends after SESSION_IDLE_MINUTES without a request (portal.middleware.SessionIdleMiddleware);
+# the cookie itself lives no longer than a working day.
+SESSION_IDLE_MINUTES = env_int("SESSION_IDLE_MINUTES", 30)
+SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_HOURS", 12) * 3600
+# An API token is good for API_TOKEN_HOURS after it is issued; then the client signs in for a new one.
+API_TOKEN_HOURS = env_int("API_TOKEN_HOURS", 24)
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
@@ -306,7 +345,7 @@ APPROVAL_LINK_HOURS = env_int("APPROVAL_LINK_HOURS", 72)
 
 # Celery. The default broker is Kombu's file-system transport under var/: it needs no server, which is what
 # the one-machine embedded mode wants. Production and CI set CELERY_BROKER_URL to Redis or RabbitMQ.
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or "filesystem://"
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = VAR_DIR / "broker"
     for _sub in ("queue", "processed", "control"):
@@ -340,7 +379,7 @@ API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 500)
 REST_FRAMEWORK = {
     # Token first, so an unauthenticated API call answers 401 with a WWW-Authenticate challenge.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "portal.api.authentication.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -361,7 +400,8 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
-    # Swagger UI and ReDoc come from the sidecar package, so the docs work with no internet.
+    # Swagger UI comes from the sidecar package, so the docs work with no internet. (ReDoc is not offered: it
+    # needs inline scripts and styles, which the content security policy refuses.)
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
@@ -382,6 +422,8 @@ LOGGING = {
         "botocore": {"level": "INFO"},
         "boto3": {"level": "INFO"},
         "urllib3": {"level": "INFO"},
+        # axes logs each sign-in at INFO; the audit trail has them already.
+        "axes": {"level": "WARNING"},
     },
 }
 
@@ -391,6 +433,7 @@ CSRF_FAILURE_VIEW = "portal.error_pages.csrf_failure"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 if PRODUCTION:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
@@ -399,6 +442,24 @@ if PRODUCTION:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Content security policy (django-csp): scripts, styles, fonts and requests only from the portal itself, no
+# inline script or style anywhere (pages load their JavaScript and CSS as files), no framing, no plugins.
+# data: images are the icons Swagger UI and ECharts draw with.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 
 # Where the Terraform modules live in this checkout (published into the database by `module_publish`).
 TERRAFORM_MODULES_DIR = Path(env_str("TERRAFORM_MODULES_DIR", str(BASE_DIR / "terraform" / "modules")))
@@ -479,3 +540,31 @@ RUN_QUEUE = env_str("RUN_QUEUE", "runs")
 RUN_QUEUES_BY_TIER = dict(item.split("=", 1) for item in env_list("RUN_QUEUES_BY_TIER"))
 NOTIFY_QUEUE = env_str("NOTIFY_QUEUE", "notify")
 CELERY_TASK_DEFAULT_QUEUE = NOTIFY_QUEUE
+
+
+def production_refusals() -> list[str]:
+    """What makes these settings wrong for production, one sentence per setting, naming it."""
+    problems = []
+    if len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or SECRET_KEY.startswith("django-insecure-"):
+        problems.append("SECRET_KEY must be a random string of at least 50 characters")
+    try:
+        Fernet(CREDENTIALS_KEY.encode())
+    except ValueError:
+        problems.append(
+            "CREDENTIALS_KEY must be a Fernet key (32 url-safe base64-encoded bytes: "
+            "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')"
+        )
+    if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        problems.append("DATABASE_URL must point at PostgreSQL (postgres://…)")
+    if CELERY_BROKER_URL.split("://", 1)[0] in {"filesystem", "memory"}:
+        problems.append("CELERY_BROKER_URL must be Redis or RabbitMQ, not the embedded file-system broker")
+    if DEBUG:
+        problems.append("DEBUG must be off")
+    if not STATE_ACCESS_KEY_ID or not STATE_SECRET_ACCESS_KEY:
+        problems.append("STATE_ACCESS_KEY_ID and STATE_SECRET_ACCESS_KEY must be set (the state store's credentials)")
+    return problems
+
+
+# Production refuses to start on settings that are only good for one machine (and says which setting).
+if PRODUCTION and (_refusals := production_refusals()):
+    raise ImproperlyConfigured("PORTAL_ENV=production refuses to start: " + "; ".join(_refusals) + ".")

@@ -2,7 +2,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.decorators import login_required
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from . import role_views, views
 
@@ -32,7 +32,6 @@ urlpatterns = [
         login_required(SpectacularSwaggerSplitView.as_view(url_name="schema", template_name="portal/api_docs.html")),
         name="swagger-ui",
     ),
-    path("api/redoc/", login_required(SpectacularRedocView.as_view(url_name="schema")), name="redoc"),
 ]
 if settings.OIDC_ENABLED:
     # The sign-in through the province's OIDC platform: /oidc/authenticate/ and its /oidc/callback/.

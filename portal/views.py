@@ -1,19 +1,25 @@
-"""The site shell: dashboard and sign-in."""
+"""The site shell: dashboard, sign-in and its lockout page."""
 from django.conf import settings
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.db import transaction
 from django.shortcuts import redirect
+from django.template.response import TemplateResponse
 from django.templatetags.static import static
+from django.utils import timezone
+from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
 from django.views import View
 from django.views.generic import TemplateView
 from django.views.i18n import set_language
 
+from .audit import client_ip
 from .choices import Role
 from .landing import landing_url, work_for_user
 from .permissions import user_can, user_roles
 from .roles import APPROVER_ROLES
-from .selectors import cloud_counts_by_tier, role_labels_for_user
+from .selectors import cloud_counts_by_tier, lockout_ends_at, minutes_until, role_labels_for_user
 from .services import user_language_set
 
 
@@ -58,8 +64,12 @@ class DashboardView(LoginRequiredMixin, TemplateView):
         )
 
 
+@method_decorator(transaction.atomic, name="post")
 class LoginView(auth_views.LoginView):
-    """Without a `next`, each role lands where it works (portal.landing)."""
+    """Without a `next`, each role lands where it works (portal.landing).
+
+    A sign-in is one transaction: the failure count (or its reset), the session and the audit event together.
+    """
 
     redirect_authenticated_user = True
 
@@ -76,8 +86,24 @@ class LoginView(auth_views.LoginView):
         return landing_url(self.request.user)
 
 
+def lockout_response(request, original_response=None, credentials=None):
+    """What a locked-out sign-in gets (axes calls this): the login page saying when to try again, as 429."""
+    username = (credentials or {}).get("username") or request.POST.get("username", "")
+    ends = lockout_ends_at(username=username, address=client_ip(request))
+    if ends is None:  # the lockout has just ended; say the configured time rather than nothing
+        ends = timezone.now() + settings.AXES_COOLOFF_TIME
+    context = {
+        "form": AuthenticationForm(request, initial={"username": username}),
+        "lockout_minutes": minutes_until(ends),
+        "lockout_until": ends,
+        "next": request.POST.get("next", ""),
+    }
+    return TemplateResponse(request, "registration/login.html", context, status=429).render()
+
+
+@method_decorator(transaction.atomic, name="post")
 class LogoutView(auth_views.LogoutView):
-    pass
+    """POST only (Django's): the session ends, the API token is revoked and the trail records it, together."""
 
 
 class LanguageSetView(View):

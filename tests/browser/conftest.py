@@ -47,6 +47,8 @@ class Portal:
         self.base_url = base_url.rstrip("/")
         self.contexts = []
         self.answers: list[tuple[str, str]] = []  # (url, body) of every HTML or JSON answer
+        # What the browser refused under the content security policy (console messages of each page).
+        self.csp_violations: list[str] = []
 
     def _record(self, route) -> None:
         if "/static/" in route.request.url:
@@ -59,11 +61,16 @@ class Portal:
             self.answers.append((route.request.url, response.text()))
         route.fulfill(response=response)
 
+    def _console(self, message) -> None:
+        if "Content Security Policy" in message.text:
+            self.csp_violations.append(f"{message.location.get('url', '')}: {message.text}")
+
     def new_page(self):
         # A Chinese government desktop: Chinese first is what the portal must show it.
         context = self.browser.new_context(base_url=self.base_url, locale="zh-CN", timezone_id="Asia/Shanghai")
         context.set_default_timeout(ACTION_TIMEOUT_MS)
         context.route(re.compile(rf"^{re.escape(self.base_url)}/"), self._record)
+        context.on("console", self._console)
         self.contexts.append(context)
         return context.new_page()
 

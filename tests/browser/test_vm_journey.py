@@ -130,3 +130,5 @@ def test_requester_gets_a_vm_through_two_approvals(portal_browser, demo_portal):
     assert any(JUSTIFICATION in body for url, body in portal.answers if url.endswith(f"/requests/{pk}/"))
     leaked = [url for url, body in portal.answers if ADMIN_PASSWORD in body]
     assert leaked == [], f"the admin password reached these pages: {leaked}"
+    # The whole journey (htmx's live refreshes, forms, approvals) ran under the content security policy.
+    assert not portal.csp_violations, "\n".join(portal.csp_violations)

@@ -11,7 +11,9 @@ ADMIN_MAP = json.dumps({"cn=portal-secadmins,ou=groups,dc=example,dc=gov,dc=cn":
 
 def test_directory_sign_in_is_off_by_default():
     assert settings.LDAP_SERVER_URI == "" and not settings.OIDC_ENABLED
-    assert settings.AUTHENTICATION_BACKENDS == ["portal.backends.LocalAccountBackend", "guardian.backends.ObjectPermissionBackend"]
+    assert settings.AUTHENTICATION_BACKENDS == [
+        "portal.backends.LockoutBackend", "portal.backends.LocalAccountBackend", "guardian.backends.ObjectPermissionBackend",
+    ]
 
 
 def test_an_ldap_map_naming_an_admin_role_stops_the_start(tmp_path):

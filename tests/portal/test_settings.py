@@ -1,26 +1,37 @@
-"""Production settings: required secrets, and Django's deployment checks pass."""
+"""Production settings: the portal refuses to start on settings only good for one machine, naming the
+setting; with good ones, Django's deployment checks pass."""
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_manage(args, env_overrides, tmp_path):
-    env = {key: value for key, value in os.environ.items() if key not in {"SECRET_KEY", "CREDENTIALS_KEY", "AUDIT_HMAC_KEY", "DEBUG"}}
+    env = {key: value for key, value in os.environ.items() if key not in SET_BY_THE_TESTS}
     env.update({"PORTAL_VAR_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "portal.settings", **env_overrides})
     return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True)
 
 
+# Nothing of the machine's own environment (CI's DATABASE_URL, say) decides what these tests see.
+SET_BY_THE_TESTS = {
+    "SECRET_KEY", "CREDENTIALS_KEY", "AUDIT_HMAC_KEY", "DEBUG", "DATABASE_URL", "CELERY_BROKER_URL",
+    "STATE_ACCESS_KEY_ID", "STATE_SECRET_ACCESS_KEY", "PORTAL_ENV",
+}
+
+# A production environment that is right. `check` does not connect to the database or the broker.
 PRODUCTION = {
     "PORTAL_ENV": "production",
     "SECRET_KEY": "x" * 20 + "-production-secret-key-with-enough-entropy-1234567890",
     "CREDENTIALS_KEY": Fernet.generate_key().decode(),
     "AUDIT_HMAC_KEY": "audit-hmac-key-for-the-production-settings-test-0123456789",
     "ALLOWED_HOSTS": "portal.example.gov.cn",
+    "DATABASE_URL": "postgres://portal@db.example.gov.cn:5432/portal",
+    "CELERY_BROKER_URL": "redis://redis.example.gov.cn:6379/0",
     "STATE_ACCESS_KEY_ID": "state",
     "STATE_SECRET_ACCESS_KEY": "state-secret",
 }
@@ -67,3 +78,40 @@ def test_development_generates_its_keys_once(tmp_path):
     assert (tmp_path / "secret_key").read_text() == key
     assert oct((tmp_path / "credentials_key").stat().st_mode)[-3:] == "600"
     assert oct((tmp_path / "audit_hmac_key").stat().st_mode)[-3:] == "600"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "named"),
+    [
+        ({"SECRET_KEY": "short-key"}, "SECRET_KEY must be a random string"),
+        ({"SECRET_KEY": "django-insecure-" + "a1b2c3d4e5" * 5}, "SECRET_KEY must be a random string"),
+        ({"CREDENTIALS_KEY": ""}, "CREDENTIALS_KEY must be set"),
+        ({"CREDENTIALS_KEY": "notafernetkey"}, "CREDENTIALS_KEY must be a Fernet key"),
+        ({"DATABASE_URL": ""}, "DATABASE_URL must point at PostgreSQL"),
+        ({"DATABASE_URL": "mysql://portal@db.example.gov.cn/portal"}, "DATABASE_URL must point at PostgreSQL"),
+        ({"CELERY_BROKER_URL": ""}, "CELERY_BROKER_URL must be Redis or RabbitMQ"),
+        ({"CELERY_BROKER_URL": "filesystem://"}, "CELERY_BROKER_URL must be Redis or RabbitMQ"),
+        ({"DEBUG": "1"}, "DEBUG must be off"),
+        ({"STATE_ACCESS_KEY_ID": ""}, "STATE_ACCESS_KEY_ID and STATE_SECRET_ACCESS_KEY must be set"),
+        ({"STATE_SECRET_ACCESS_KEY": ""}, "STATE_ACCESS_KEY_ID and STATE_SECRET_ACCESS_KEY must be set"),
+    ],
+)
+def test_production_refuses_to_start_on_a_wrong_setting(tmp_path, overrides, named):
+    result = run_manage(["check"], {**PRODUCTION, **overrides}, tmp_path)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert named in result.stderr
+
+
+def test_production_names_every_wrong_setting_at_once(tmp_path):
+    env = {**PRODUCTION, "CREDENTIALS_KEY": "notafernetkey", "DATABASE_URL": "", "DEBUG": "on"}
+    result = run_manage(["check"], env, tmp_path)
+    assert result.returncode != 0
+    for named in ("CREDENTIALS_KEY", "DATABASE_URL", "DEBUG"):
+        assert named in result.stderr
+
+
+def test_development_starts_on_the_embedded_defaults(tmp_path):
+    """The same settings that production refuses are what one machine runs on without being told anything."""
+    result = run_manage(["check"], {"CREDENTIALS_KEY": "", "DATABASE_URL": "", "CELERY_BROKER_URL": ""}, tmp_path)
+    assert result.returncode == 0, result.stderr
