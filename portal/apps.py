@@ -24,4 +24,7 @@ class PortalConfig(AppConfig):
             "auth.logout": _("退出"),
             "auth.token": _("获取 API 令牌"),
             "role.grant": _("授予角色"),
+            "access.denied": _("访问被拒绝"),
+            "audit.exported": _("导出审计日志"),
+            "audit.verified": _("校验审计链"),
         })

@@ -71,6 +71,18 @@ def audit_verify() -> tuple[int, AuditEvent | None]:
 
 
 @transaction.atomic
+def audit_verify_recorded(*, actor: User | None) -> AuditEvent:
+    """Verify the chain and put the verdict in the chain itself (audit.verified), where the audit page reads the
+    last one: the verdict is as tamper-evident as what it speaks of. The events it covers are those before it."""
+    checked, broken = audit_verify()
+    details = {"checked": checked}
+    if broken is not None:
+        details.update(broken_id=broken.pk, broken_at=broken.occurred_at, broken_action=broken.action)
+    outcome = AuditOutcome.SUCCESS if broken is None else AuditOutcome.FAILURE
+    return audit_record(actor=actor, action="audit.verified", outcome=outcome, details=details)
+
+
+@transaction.atomic
 def user_role_grant(*, actor: User | None, user: User, role: str, scope: Model | None = None) -> None:
     """Give `user` a role, scoped to an Agency or Cloud where the role is scoped."""
     role = Role(role)

@@ -17,6 +17,8 @@ urlpatterns = [
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path("i18n/setlang/", views.LanguageSetView.as_view(), name="set_language"),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("audit/", views.AuditEventListView.as_view(), name="audit_event_list"),
+    path("audit/verify/", views.AuditVerifyView.as_view(), name="audit_verify"),
     path("catalogue/", include("catalogue.urls")),
     path("", include("provisioning.urls")),
     path("admin/", admin.site.urls),

@@ -1,6 +1,7 @@
 """Fixtures shared by every test folder: agencies and one user per role."""
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 from django.utils import translation
 
 from portal.choices import Role
@@ -15,6 +16,15 @@ def default_language():
     translation.activate(settings.LANGUAGE_CODE)
     yield
     translation.activate(settings.LANGUAGE_CODE)
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    """Counters kept in the cache (denied attempts per actor and minute, API throttles) start at nothing in
+    every test: user ids repeat from test to test, and one test's attempts must not count against another's."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture
