@@ -40,13 +40,17 @@ def denied_objects_register(routes: dict[str, str]) -> None:
     _DENIED_OBJECTS.update(routes)
 
 
+def current_minute() -> int:
+    return int(time.time() // 60)
+
+
 def denial_record(*, actor, action: str, obj=None, details: dict) -> object | None:
     """Write one denied attempt now, unless the actor is over the minute's limit (then it is only counted)."""
     who = f"user:{actor.pk}" if actor is not None and actor.pk else f"ip:{current_ip.get() or '-'}"
     limit = settings.AUDIT_DENIED_PER_MINUTE
     suppressed_key = f"audit-denied-suppressed:{who}"
     if limit:
-        minute_key = f"audit-denied:{who}:{int(time.time() // 60)}"
+        minute_key = f"audit-denied:{who}:{current_minute()}"
         cache.add(minute_key, 0, timeout=120)
         try:
             count = cache.incr(minute_key)
