@@ -65,10 +65,12 @@ def denial_record(*, actor, action: str, obj=None, details: dict) -> object | No
     if suppressed:
         cache.decr(suppressed_key, suppressed)  # not delete: keeps what a concurrent request counts meanwhile
         details = {**details, "suppressed": suppressed}
+    signed_in = actor is not None and actor.pk
     with transaction.atomic():
         return audit_record(
-            actor=actor if actor is not None and actor.pk else None, action=action, obj=obj,
-            outcome=AuditOutcome.DENIED, details=details,
+            actor=actor if signed_in else None, action=action, obj=obj, outcome=AuditOutcome.DENIED, details=details,
+            # Without an object the event belongs to the actor's agency, so the agency filter finds it.
+            agency=getattr(actor, "agency", None) if signed_in and obj is None else None,
         )
 
 

@@ -8,7 +8,6 @@ import datetime
 import django_filters
 from django.apps import apps
 from django.db.models import Q
-from django.forms import DateInput
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -51,12 +50,8 @@ class AuditEventFilter(django_filters.FilterSet):
     object_type = django_filters.ChoiceFilter(label=_("对象类型"), choices=object_type_choices, empty_label=ALL)
     object_id = django_filters.CharFilter(label=_("对象 ID"), max_length=64)
     object = django_filters.CharFilter(label=_("对象名称"), method="filter_object", max_length=100)
-    occurred_after = django_filters.DateFilter(
-        label=_("日期不早于"), method="filter_after", widget=DateInput(attrs={"type": "date"})
-    )
-    occurred_before = django_filters.DateFilter(
-        label=_("日期不晚于"), method="filter_before", widget=DateInput(attrs={"type": "date"})
-    )
+    occurred_after = django_filters.DateFilter(label=_("日期不早于"), method="filter_after")
+    occurred_before = django_filters.DateFilter(label=_("日期不晚于"), method="filter_before")
 
     class Meta:
         model = AuditEvent

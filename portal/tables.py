@@ -9,6 +9,7 @@ import json
 from collections.abc import Iterable, Iterator
 
 import django_tables2 as tables
+from django.apps import apps
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -85,11 +86,26 @@ def seconds(value) -> str:
     return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S") if value else ""
 
 
+# What the common keys of an event's details are called on the page (the JSON keeps the keys).
+DETAIL_LABELS = {
+    "path": _("路径"), "method": _("方法"), "status": _("状态码"), "arguments": _("参数"),
+    "reason": _("原因"), "comment": _("意见"), "suppressed": _("此前未记录的拒绝次数"), "from": _("原状态"),
+    "kind": _("类型"), "stage": _("环节"), "order": _("次序"),
+    "filters": _("筛选条件"), "sort": _("排序"), "checked": _("已校验事件数"), "broken_id": _("断开的事件"),
+    "fields": _("修改的字段"), "role": _("角色"), "scope": _("范围"), "months": _("月数"), "note": _("说明"),
+}
+
+
+# Keys for machines (URL names, error codes, function names): in the CSV's JSON, not on the page.
+DETAIL_FOR_MACHINES = {"view", "code", "service"}
+
+
 def details_text(details: dict) -> str:
-    """An event's details as `key: value` pairs, for people (the JSON itself stays the record)."""
+    """An event's details as `name: value` pairs, for people (the JSON itself stays the record)."""
     if not details:
         return ""
-    return "; ".join(f"{key}: {_plain(value)}" for key, value in details.items())
+    return "; ".join(f"{DETAIL_LABELS.get(key, key)}: {_plain(value)}" for key, value in details.items()
+                     if value not in (None, "", {}, []) and key not in DETAIL_FOR_MACHINES)
 
 
 def _plain(value) -> str:
@@ -100,15 +116,26 @@ def _plain(value) -> str:
     return "—" if value in (None, "") else str(value)
 
 
+def object_type_label(label: str) -> str:
+    """A model's name in the active language for its `app.model` label (the label itself if unknown)."""
+    try:
+        return str(apps.get_model(label)._meta.verbose_name)
+    except (LookupError, ValueError):
+        return label
+
+
+NOWRAP = {"td": {"class": "nowrap"}}
+
+
 class AuditEventTable(tables.Table):
-    occurred_at = tables.Column(verbose_name=_("时间"))
+    occurred_at = tables.Column(verbose_name=_("时间"), attrs=NOWRAP)
     actor = tables.Column(verbose_name=_("操作人"), accessor="actor_username", order_by=("actor_username", "-id"))
     source_ip = tables.Column(verbose_name=_("来源 IP"), default="—")
     action = tables.Column(verbose_name=_("操作"), order_by=("action", "-id"))
-    outcome = tables.Column(verbose_name=_("结果"))
+    outcome = tables.Column(verbose_name=_("结果"), attrs=NOWRAP)
     object = tables.Column(verbose_name=_("对象"), accessor="object_repr", orderable=False, empty_values=())
     agency = tables.Column(verbose_name=_("单位"), orderable=False, default="—")
-    details = tables.Column(verbose_name=_("详情"), orderable=False, empty_values=())
+    details = tables.Column(verbose_name=_("详情"), orderable=False, empty_values=(), attrs={"td": {"class": "details"}})
 
     class Meta:
         model = AuditEvent
@@ -140,8 +167,8 @@ class AuditEventTable(tables.Table):
     def render_object(self, record):
         if not record.object_type:
             return "—"
-        return format_html('{} <span class="muted">{} #{}</span>', record.object_repr, record.object_type,
-                           record.object_id)
+        return format_html('{} <span class="muted" title="{}">{} #{}</span>', record.object_repr, record.object_type,
+                           object_type_label(record.object_type), record.object_id)
 
     def render_agency(self, value):
         return value.display_name

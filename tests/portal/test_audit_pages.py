@@ -175,3 +175,25 @@ def test_a_broken_chain_is_shown_broken(auditor, trail):
 def test_verification_is_a_post_only(auditor):
     assert signed_in(auditor).get(reverse("audit_verify")).status_code == 405
     assert not AuditEvent.objects.filter(action="audit.verified").exists()
+
+
+def test_objects_and_details_read_in_words_not_codes(auditor, trail):
+    page = html(auditor, f"{URL}?actor=requester2")
+    assert f"用户 #{trail['late'].object_id}" in page and ">portal.user #" not in page
+    assert "路径: /requests/1/" in page and "path:" not in page
+    client = signed_in(auditor)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    english = client.get(URL, {"actor": "requester2"}).content.decode()
+    assert f"User #{trail['late'].object_id}" in english and "Path: /requests/1/" in english
+
+
+def test_an_export_records_only_the_filters_that_narrowed(auditor, trail):
+    signed_in(auditor).get(URL, {"actor": "", "agency": "jyt", "object": "", "export": "csv"})
+    assert AuditEvent.objects.get(action="audit.exported").details["filters"] == {"agency": "jyt"}
+
+
+def test_a_denial_without_an_object_belongs_to_the_actors_agency(requester, auditor):
+    signed_in(requester).get(URL)
+    event = AuditEvent.objects.get(action="access.denied")
+    assert event.agency == requester.agency and event.object_type == ""
+    assert names({"denied": event}, shown(auditor, agency=requester.agency.code)) == {"denied"}
