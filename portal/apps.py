@@ -17,7 +17,8 @@ class PortalConfig(AppConfig):
         from . import signals  # noqa: F401  (login auditing)
 
         post_migrate.connect(_sync_roles, dispatch_uid="portal.sync_roles")
-        from .audit import action_labels_register
+        from .audit import action_labels_register, detail_choices_register
+        from .choices import ChannelKind, Role
 
         action_labels_register({
             "auth.login": _("登录"),
@@ -28,3 +29,4 @@ class PortalConfig(AppConfig):
             "audit.exported": _("导出审计日志"),
             "audit.verified": _("校验审计链"),
         })
+        detail_choices_register({"role.role": Role, "notification_channel.kind": ChannelKind})

@@ -65,3 +65,21 @@ def action_choices() -> list[tuple[str, str]]:
         if code.endswith(".*"):
             codes |= {f"{code[:-2]}.{rest}" for rest in getattr(label, "values", ())}
     return sorted(((code, action_label(code)) for code in codes), key=lambda choice: (choice[1], choice[0]))
+
+
+# Which choices class a detail's value comes from, by "<action prefix>.<key>" ("request.from": RequestStatus),
+# so the audit page shows "已提交" where the event keeps "submitted".
+_DETAIL_CHOICES: dict[str, object] = {}
+
+
+def detail_choices_register(choices: dict[str, object]) -> None:
+    _DETAIL_CHOICES.update(choices)
+
+
+def detail_value_label(action: str, key: str, value) -> str | None:
+    """A detail's value in words when its action's family names its choices; None otherwise."""
+    choices = _DETAIL_CHOICES.get(f"{action.partition('.')[0]}.{key}")
+    try:
+        return str(choices(value).label) if choices is not None else None
+    except (ValueError, TypeError):
+        return None

@@ -16,7 +16,7 @@ from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from .audit import action_label
+from .audit import action_label, detail_value_label
 from .choices import AuditOutcome
 from .models import AuditEvent
 
@@ -93,6 +93,7 @@ DETAIL_LABELS = {
     "kind": _("类型"), "stage": _("环节"), "order": _("次序"),
     "filters": _("筛选条件"), "sort": _("排序"), "checked": _("已校验事件数"), "broken_id": _("断开的事件"),
     "fields": _("修改的字段"), "role": _("角色"), "scope": _("范围"), "months": _("月数"), "note": _("说明"),
+    "digest": _("摘要"), "plan_sha256": _("计划哈希"),
 }
 
 
@@ -100,12 +101,14 @@ DETAIL_LABELS = {
 DETAIL_FOR_MACHINES = {"view", "code", "service"}
 
 
-def details_text(details: dict) -> str:
+def details_text(details: dict, action: str = "") -> str:
     """An event's details as `name: value` pairs, for people (the JSON itself stays the record)."""
     if not details:
         return ""
-    return "; ".join(f"{DETAIL_LABELS.get(key, key)}: {_plain(value)}" for key, value in details.items()
-                     if value not in (None, "", {}, []) and key not in DETAIL_FOR_MACHINES)
+    return "; ".join(
+        f"{DETAIL_LABELS.get(key, key)}: {detail_value_label(action, key, value) or _plain(value)}"
+        for key, value in details.items() if value not in (None, "", {}, []) and key not in DETAIL_FOR_MACHINES
+    )
 
 
 def _plain(value) -> str:
@@ -174,7 +177,7 @@ class AuditEventTable(tables.Table):
         return value.display_name
 
     def render_details(self, record):
-        return details_text(record.details) or "—"
+        return details_text(record.details, record.action) or "—"
 
 
 def audit_csv_columns() -> list[tuple[str, object]]:

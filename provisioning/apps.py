@@ -8,10 +8,18 @@ class ProvisioningConfig(AppConfig):
     verbose_name = _("资源开通")
 
     def ready(self) -> None:
-        from portal.audit import action_labels_register, model_actions
+        from portal.audit import action_labels_register, detail_choices_register, model_actions
         from portal.denials import denied_objects_register
 
-        from .choices import InstanceStatus, RequestStatus, ReservationStatus, RunStatus, StageStatus
+        from .choices import (
+            InstanceStatus,
+            RequestKind,
+            RequestStatus,
+            ReservationStatus,
+            RunKind,
+            RunStatus,
+            StageStatus,
+        )
         from .models import ApprovalPolicy, PolicyStage, QuotaLimit
 
         def status_label(choices, template):
@@ -24,6 +32,11 @@ class ProvisioningConfig(AppConfig):
             return label
 
         action_labels_register(model_actions(ApprovalPolicy, PolicyStage, QuotaLimit))
+        detail_choices_register({
+            "request.from": RequestStatus, "run.from": RunStatus, "stage.from": StageStatus,
+            "quota.from": ReservationStatus, "instance.from": InstanceStatus, "request.kind": RequestKind,
+            "run.kind": RunKind,
+        })
         # A denied attempt on these pages and API routes names the object it was after.
         denied_objects_register({
             "provisioning:request_": "provisioning.request", "request-": "provisioning.request",

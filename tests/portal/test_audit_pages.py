@@ -197,3 +197,13 @@ def test_a_denial_without_an_object_belongs_to_the_actors_agency(requester, audi
     event = AuditEvent.objects.get(action="access.denied")
     assert event.agency == requester.agency and event.object_type == ""
     assert names({"denied": event}, shown(auditor, agency=requester.agency.code)) == {"denied"}
+
+
+def test_a_status_in_the_details_reads_in_words(auditor, requester):
+    audit_record(actor=requester, action="request.planning", details={"from": "submitted"})
+    audit_record(actor=requester, action="request.create", details={"kind": "decommission"})
+    page = html(auditor, f"{URL}?actor=requester")
+    assert "原状态: 已提交" in page and "类型: 退订" in page
+    client = signed_in(auditor)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    assert "From status: Submitted" in client.get(URL, {"actor": "requester"}).content.decode()
