@@ -7,9 +7,14 @@ class CatalogueConfig(AppConfig):
     verbose_name = _("服务目录")
 
     def ready(self) -> None:
-        from portal.audit import action_labels_register, admin_change_labels
+        from portal.audit import action_labels_register, model_actions
+        from portal.denials import denied_objects_register
 
-        # What the system admin changes in the admin, in words on the audit pages (portal.admin.AuditedAdmin).
-        action_labels_register(
-            admin_change_labels(self.get_model("Cloud"), self.get_model("Service"), self.get_model("Offering"))
-        )
+        from .models import Cloud, ModuleVersion, Offering, Service
+
+        action_labels_register(model_actions(Cloud, Service, Offering, ModuleVersion))
+        action_labels_register({"module.publish": _("发布模块版本")})
+        denied_objects_register({
+            "catalogue:offering_": "catalogue.offering", "offering-": "catalogue.offering", "cloud-": "catalogue.cloud",
+            "service-": "catalogue.service",
+        })

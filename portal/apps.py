@@ -17,10 +17,11 @@ class PortalConfig(AppConfig):
         from . import signals  # noqa: F401  (login auditing)
 
         post_migrate.connect(_sync_roles, dispatch_uid="portal.sync_roles")
-        from .audit import action_labels_register, admin_change_labels
+        from .audit import action_labels_register, detail_choices_register, model_actions
+        from .choices import ChannelKind, Role
 
         action_labels_register({
-            **admin_change_labels(self.get_model("Agency"), self.get_model("User"), self.get_model("NotificationChannel")),
+            **model_actions(self.get_model("Agency"), self.get_model("User"), self.get_model("NotificationChannel")),
             "auth.login": _("登录"),
             "auth.logout": _("退出"),
             "auth.token": _("获取 API 令牌"),
@@ -32,4 +33,8 @@ class PortalConfig(AppConfig):
             "user.agency_set": _("变更所属单位"),
             "user.deactivate": _("停用用户"),
             "audit.purge": _("清理过期审计记录"),
+            "access.denied": _("访问被拒绝"),
+            "audit.exported": _("导出审计日志"),
+            "audit.verified": _("校验审计链"),
         })
+        detail_choices_register({"role.role": Role, "notification_channel.kind": ChannelKind})

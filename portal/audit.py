@@ -4,7 +4,8 @@ Services take an explicit actor but never a request; the address reaches the tra
 """
 import contextvars
 
-from django.utils.translation import gettext, gettext_noop
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 current_ip: contextvars.ContextVar[str | None] = contextvars.ContextVar("audit_source_ip", default=None)
 
@@ -27,27 +28,15 @@ class AuditContextMiddleware:
 
 
 # What an audit event's action means, in words, for pages; the action code itself stays the record.
-# Apps add theirs (provisioning.apps) under the exact action, or under "<prefix>.*" as a function of the rest.
+# Apps add theirs (provisioning.apps) under the exact action, or under "<prefix>.*" as a function of the rest;
+# such a function may list the rests it knows as `values`, so the audit page can offer each as a choice.
 _ACTION_LABELS: dict[str, object] = {}
+# What the admin's audited changes of a model are called ("<model>.create" and so on).
+_MODEL_VERBS = {"create": _("新建{}"), "change": _("修改{}"), "delete": _("删除{}")}
 
 
 def action_labels_register(labels: dict[str, object]) -> None:
     _ACTION_LABELS.update(labels)
-
-
-ADMIN_VERBS = {"create": gettext_noop("新增%(thing)s"), "change": gettext_noop("修改%(thing)s"),
-               "delete": gettext_noop("删除%(thing)s")}
-
-
-def admin_change_labels(*models) -> dict:
-    """Labels of what the admin records for each model (portal.admin.AuditedAdmin): "<model>.create", ".change"
-    and ".delete", as "修改云" and so on; a model's other actions keep their own exact labels."""
-    def label_for(model):
-        def label(rest: str):
-            verb = ADMIN_VERBS.get(rest)
-            return gettext(verb) % {"thing": model._meta.verbose_name} if verb else None
-        return label
-    return {f"{model._meta.model_name}.*": label_for(model) for model in models}
 
 
 def action_label(action: str) -> str:
@@ -58,3 +47,39 @@ def action_label(action: str) -> str:
         if callable(label):
             label = label(rest)
     return str(label) if label else action
+
+
+def model_actions(*models) -> dict[str, object]:
+    """Labels for the admin's create, change and delete events of `models`, named after each model."""
+    return {
+        f"{model._meta.model_name}.{verb}": format_lazy(template, model._meta.verbose_name)
+        for model in models
+        for verb, template in _MODEL_VERBS.items()
+    }
+
+
+def action_choices() -> list[tuple[str, str]]:
+    """Every action the registered labels know, as (code, label in the active language), sorted by label."""
+    codes = {code for code in _ACTION_LABELS if not code.endswith(".*")}
+    for code, label in _ACTION_LABELS.items():
+        if code.endswith(".*"):
+            codes |= {f"{code[:-2]}.{rest}" for rest in getattr(label, "values", ())}
+    return sorted(((code, action_label(code)) for code in codes), key=lambda choice: (choice[1], choice[0]))
+
+
+# Which choices class a detail's value comes from, by "<action prefix>.<key>" ("request.from": RequestStatus),
+# so the audit page shows "已提交" where the event keeps "submitted".
+_DETAIL_CHOICES: dict[str, object] = {}
+
+
+def detail_choices_register(choices: dict[str, object]) -> None:
+    _DETAIL_CHOICES.update(choices)
+
+
+def detail_value_label(action: str, key: str, value) -> str | None:
+    """A detail's value in words when its action's family names its choices; None otherwise."""
+    choices = _DETAIL_CHOICES.get(f"{action.partition('.')[0]}.{key}")
+    try:
+        return str(choices(value).label) if choices is not None else None
+    except (ValueError, TypeError):
+        return None

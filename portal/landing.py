@@ -16,7 +16,7 @@ LANDING = [
     (Role.OPERATOR, "provisioning:operations"),
     (Role.SYSTEM_ADMIN, "admin:app_list", {"app_label": "catalogue"}),
     (Role.SECURITY_ADMIN, "admin:index"),
-    (Role.AUDIT_ADMIN, "admin:portal_auditevent_changelist"),
+    (Role.AUDIT_ADMIN, "audit_event_list"),
 ]
 
 # What the home page tells the roles whose work is not the catalogue, with the pages where it is done.
@@ -44,7 +44,7 @@ WORK = {
     Role.AUDIT_ADMIN: (
         _("查阅审计日志（只读）：登录、申请与审批、运行、权限与策略的每一次变更。"),
         [
-            (_("审计日志"), "admin:portal_auditevent_changelist"),
+            (_("审计日志"), "audit_event_list"),
             (_("全部申请"), "provisioning:request_list"),
             (_("资源清单"), "provisioning:instance_list"),
         ],
@@ -92,4 +92,5 @@ def nav_for_user(user) -> dict[str, bool]:
         or user_can(user, "provisioning.view_instance"),
         "capacity": Role.CLOUD_OWNER in roles or user_can(user, "provisioning.view_quotalimit"),
         "roles": user_can(user, "portal.assign_role"),
+        "audit": user_can(user, "portal.view_auditevent"),
     }

@@ -5,6 +5,7 @@ from axes.models import AccessAttempt
 from django.conf import settings
 from django.db.models import Count, Max, QuerySet, Sum
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from catalogue.selectors import cloud_list_for_user
 
@@ -44,3 +45,23 @@ def lockout_ends_at(*, username: str | None, address: str | None) -> datetime.da
 def minutes_until(moment: datetime.datetime) -> int:
     """Whole minutes from now until `moment`, rounded up (at least 1), for "try again in N minutes"."""
     return max(1, -(-int((moment - timezone.now()).total_seconds()) // 60))
+def _checkpoint_of(verified) -> dict | None:
+    checkpoint = (verified.details or {}).get("checkpoint") if verified else None
+    if not checkpoint:
+        return None
+    return {**checkpoint, "written_at": parse_datetime(str(checkpoint.get("written_at", "")))}
+
+
+def audit_chain_status_for_user(user) -> dict:
+    """What the audit page says of the chain: the last verification's verdict (recorded in the chain by
+    portal.services.audit_verify_recorded), how many events came after it, the newest event, and the last
+    checkpoint the chain records. Reads a few rows by index; walking the chain is the verification's job."""
+    events = audit_event_list_for_user(user)
+    verified = events.filter(action="audit.verified").order_by("-id").first()
+    return {
+        "verified": verified,
+        "since": events.filter(pk__gt=verified.pk).count() if verified else None,
+        "head": events.order_by("-id").first(),
+        # The checkpoint in the store the last verification held the chain against (portal.audit_chain).
+        "checkpoint": _checkpoint_of(verified),
+    }

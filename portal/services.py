@@ -266,6 +266,26 @@ def audit_purge(*, actor: User | None, days: int) -> AuditEvent | None:
     return event
 
 
+@transaction.atomic
+def audit_verify_recorded(*, actor: User | None, result: AuditVerification | None = None) -> AuditEvent:
+    """Verify the chain and put the verdict in the chain itself (audit.verified), where the audit page reads the
+    last one: the verdict is as tamper-evident as what it speaks of. The events it covers are those before it;
+    the checkpoint it held them against is named in it."""
+    result = result or audit_verify()
+    details: dict = {"checked": result.checked, "count": result.count, "purged": result.purged}
+    if result.checkpoint is not None:
+        details["checkpoint"] = {"count": result.checkpoint.count, "head_id": result.checkpoint.head_id,
+                                 "written_at": result.checkpoint.written_at}
+    if result.checkpoint_error:
+        details["checkpoint_error"] = result.checkpoint_error[:300]
+    if not result.intact:
+        details.update(broken_id=result.broken_id, problem=result.problem[:500])
+        if result.broken is not None:
+            details.update(broken_at=result.broken.occurred_at, broken_action=result.broken.action)
+    outcome = AuditOutcome.SUCCESS if result.intact else AuditOutcome.FAILURE
+    return audit_record(actor=actor, action="audit.verified", outcome=outcome, details=details)
+
+
 def role_groups(*, user: User, role: str, scope: Model | None = None) -> list[Group]:
     """The groups that carry `role` for `user`: the role's own group, and its scoped group on an Agency or Cloud."""
     role = Role(role)

@@ -120,6 +120,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "portal.audit.AuditContextMiddleware",
+    "portal.denials.DeniedAuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "portal.middleware.SessionIdleMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -374,6 +375,9 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # JSON from outside (API bodies, the forms' JSON fields) nests at most this deep; deeper answers 400.
 JSON_MAX_DEPTH = env_int("JSON_MAX_DEPTH", 32)
+# Denied attempts (403, a refused object's 404, a refused approval) written to the audit trail per actor and
+# minute; more are counted and the count goes into the next one written. 0: no limit.
+AUDIT_DENIED_PER_MINUTE = env_int("AUDIT_DENIED_PER_MINUTE", 30)
 # The most rows one API page may ask for (?limit=); more answers 400.
 API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 500)
 REST_FRAMEWORK = {

@@ -21,6 +21,8 @@ urlpatterns = [
     path("security/roles/", role_views.RoleListView.as_view(), name="role_list"),
     path("security/roles/<int:pk>/", role_views.UserRolesView.as_view(), name="role_user"),
     path("security/roles/<int:pk>/revoke/<slug:role>/", role_views.UserRoleRevokeView.as_view(), name="role_revoke"),
+    path("audit/", views.AuditEventListView.as_view(), name="audit_event_list"),
+    path("audit/verify/", views.AuditVerifyView.as_view(), name="audit_verify"),
     path("catalogue/", include("catalogue.urls")),
     path("", include("provisioning.urls")),
     path("admin/", admin.site.urls),

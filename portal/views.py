@@ -1,26 +1,38 @@
-"""The site shell: dashboard, sign-in and its lockout page."""
+"""The site shell: dashboard, sign-in and its lockout page; the audit admin's pages of the trail."""
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.templatetags.static import static
 from django.utils import timezone
 from django.utils.decorators import method_decorator
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import TemplateView
 from django.views.i18n import set_language
 
 from .audit import client_ip
-from .choices import Role
+from .choices import AuditOutcome, Role
+from .filters import AuditEventFilter
 from .landing import landing_url, work_for_user
+from .lists import FilteredTableView
 from .permissions import user_can, user_roles
 from .roles import APPROVER_ROLES
-from .selectors import cloud_counts_by_tier, lockout_ends_at, minutes_until, role_labels_for_user
-from .services import user_language_set
+from .selectors import (
+    audit_chain_status_for_user,
+    audit_event_list_for_user,
+    cloud_counts_by_tier,
+    lockout_ends_at,
+    minutes_until,
+    role_labels_for_user,
+)
+from .services import audit_verify_recorded, user_language_set
+from .tables import AuditEventTable, audit_csv_columns
 
 
 class DashboardView(LoginRequiredMixin, TemplateView):
@@ -120,3 +132,50 @@ class LanguageSetView(View):
 def favicon(request):
     """Browsers ask for /favicon.ico wherever a page names no icon (the admin, a bare file)."""
     return redirect(static("portal/favicon.svg"))
+
+
+class AuditAdminOnlyMixin:
+    """The trail's pages are the audit admin's alone; anybody else is refused (and the refusal audited)."""
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.user.is_authenticated and not user_can(request.user, "portal.view_auditevent"):
+            raise PermissionDenied(_("审计日志只对审计管理员开放。"))
+        return super().dispatch(request, *args, **kwargs)
+
+
+class AuditEventListView(AuditAdminOnlyMixin, FilteredTableView):
+    """审计日志: the trail searched by actor, agency, action, object and days, with the chain's state; the
+    filtered events as CSV (the export itself audited). Reads only."""
+
+    template_name = "portal/audit_list.html"
+    filterset_class = AuditEventFilter
+    table_class = AuditEventTable
+    export_name = "audit"
+
+    def visible(self):
+        return audit_event_list_for_user(self.request.user)
+
+    def csv_columns(self):
+        return audit_csv_columns()
+
+    def export_ordering(self):
+        return ("-id",)
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(chain=audit_chain_status_for_user(self.request.user), **kwargs)
+
+
+class AuditVerifyView(AuditAdminOnlyMixin, LoginRequiredMixin, View):
+    """立即校验: walk the chain now and record the verdict in it. A POST: it writes that one event, and on a long
+    trail it takes a while (operators schedule the audit_verify command instead)."""
+
+    http_method_names = ["post"]
+
+    def post(self, request):
+        verdict = audit_verify_recorded(actor=request.user)
+        if verdict.outcome == AuditOutcome.SUCCESS:
+            messages.success(request, _("审计链完整：已校验 %(count)s 条事件。") % {"count": verdict.details["checked"]})
+        else:
+            messages.error(request, _("审计链在事件 #%(id)s 处断开，之前的 %(count)s 条事件完整。")
+                           % {"id": verdict.details["broken_id"], "count": verdict.details["checked"]})
+        return redirect("audit_event_list")

@@ -8,9 +8,19 @@ class ProvisioningConfig(AppConfig):
     verbose_name = _("资源开通")
 
     def ready(self) -> None:
-        from portal.audit import action_labels_register, admin_change_labels
+        from portal.audit import action_labels_register, detail_choices_register, model_actions
+        from portal.denials import denied_objects_register
 
-        from .choices import InstanceStatus, RequestStatus, ReservationStatus, RunStatus, StageStatus
+        from .choices import (
+            InstanceStatus,
+            RequestKind,
+            RequestStatus,
+            ReservationStatus,
+            RunKind,
+            RunStatus,
+            StageStatus,
+        )
+        from .models import ApprovalPolicy, PolicyStage, QuotaLimit
 
         def status_label(choices, template):
             def label(status: str):
@@ -18,10 +28,23 @@ class ProvisioningConfig(AppConfig):
                     return format_lazy(template, choices(status).label)
                 except ValueError:
                     return None
+            label.values = choices.values  # the audit page offers each of them as a choice
             return label
 
+        action_labels_register(model_actions(ApprovalPolicy, PolicyStage, QuotaLimit))
+        detail_choices_register({
+            "request.from": RequestStatus, "run.from": RunStatus, "stage.from": StageStatus,
+            "quota.from": ReservationStatus, "instance.from": InstanceStatus, "request.kind": RequestKind,
+            "run.kind": RunKind,
+        })
+        # A denied attempt on these pages and API routes names the object it was after.
+        denied_objects_register({
+            "provisioning:request_": "provisioning.request", "request-": "provisioning.request",
+            "approval-": "provisioning.request", "provisioning:instance_": "provisioning.instance",
+            "instance-": "provisioning.instance", "provisioning:run_": "provisioning.run", "run-": "provisioning.run",
+            "provisioning:notification_": "provisioning.notification",
+        })
         action_labels_register({
-            **admin_change_labels(self.get_model("ApprovalPolicy"), self.get_model("PolicyStage"), self.get_model("QuotaLimit")),
             "request.create": _("创建申请"),
             "request.approvals_reset": _("计划已变化，已有审批失效"),
             "request.*": status_label(RequestStatus, _("申请：{}")),
@@ -30,6 +53,9 @@ class ProvisioningConfig(AppConfig):
             "quota.*": status_label(ReservationStatus, _("配额：{}")),
             "instance.*": status_label(InstanceStatus, _("资源：{}")),
             "approval.approve": _("审批同意"),
+            "approval.refused": _("审批被拒绝执行"),
+            "run.reconciled": _("运维人员处置运行"),
+            "cloud.credentials": _("写入云凭据"),
             "instance.created": _("资源已创建"),
             "instance.modified": _("资源已变更"),
             "instance.lease_extended": _("租期已延长"),

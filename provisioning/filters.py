@@ -6,32 +6,22 @@ so a filtered URL can be read and shared. A value that is not one of the choices
 empty list that looks like "nothing found".
 """
 import django_filters
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.forms import CheckboxInput
 from django.utils.translation import gettext_lazy as _
 
 from catalogue.choices import CloudTier, DataClassification
 from catalogue.models import Cloud, Service
 from portal.choices import Role
+from portal.filters import ALL, words_search
 from portal.models import Agency
 from portal.permissions import agencies_where, has_role, user_can
 
 from .choices import DriftStatus, InstanceStatus, RequestKind, RequestStatus, RunStatus
 from .models import Instance, Request, Run
 
-ALL = _("全部")
 # The largest monthly cost the column holds (12 digits, 2 of them decimals).
 MAX_COST = 10**10 - 1
-
-
-def _search(queryset, fields: list[str], value: str):
-    """Every word must match one of `fields` (Chinese or English names, numbers)."""
-    for word in value.split()[:8]:
-        match = Q()
-        for field in fields:
-            match |= Q(**{f"{field}__icontains": word})
-        queryset = queryset.filter(match)
-    return queryset
 
 
 class CommonFilters(django_filters.FilterSet):
@@ -74,7 +64,7 @@ class CommonFilters(django_filters.FilterSet):
             ).order_by("code")
 
     def search(self, queryset, name, value):
-        return _search(queryset, self.search_fields, value)
+        return words_search(queryset, self.search_fields, value)
 
     def filter_cost(self, queryset, name, value):
         return queryset.filter(**{f"monthly_cost__{self.filters[name].lookup_expr}": value})

@@ -2,13 +2,14 @@
 from datetime import date
 from decimal import Decimal
 
-from django.db.models import F, Q, QuerySet
+from django.db.models import CharField, F, Q, QuerySet
+from django.db.models.functions import Cast
 from django.http import Http404
 from django.utils import timezone
 
 from catalogue.choices import QuotaDimension
 from catalogue.models import Cloud, Offering
-from portal.choices import Role
+from portal.choices import AuditOutcome, Role
 from portal.models import Agency, AuditEvent
 from portal.names import pick_name
 from portal.permissions import agencies_where, clouds_where, has_role, objects_for_user, user_can
@@ -222,13 +223,40 @@ def unread_count(user) -> int:
     return Notification.objects.filter(recipient=user, read_at__isnull=True).count()
 
 
+# An instance page shows at most this many of its latest events (drift checks add one run a day).
+TIMELINE_MAX = 200
+
+
+def _events_of(label: str, ids: QuerySet) -> QuerySet[AuditEvent]:
+    """The trail's events on the objects of type `label` whose ids `ids` (a values("pk") subquery) lists."""
+    as_text = ids.annotate(as_text=Cast("pk", CharField())).values("as_text")
+    return AuditEvent.objects.filter(object_type=label, object_id__in=as_text)
+
+
+def _timeline(events: QuerySet[AuditEvent]) -> QuerySet[AuditEvent]:
+    # Denied attempts are the audit admin's to read (on the audit pages), not the object's readers'.
+    return events.exclude(outcome=AuditOutcome.DENIED).select_related("actor")
+
+
 def request_timeline(request: Request):
     """The request's history from the audit trail: its own events and its runs'."""
-    run_ids = [str(pk) for pk in request.runs.values_list("pk", flat=True)]
-    return (
+    return _timeline(
         AuditEvent.objects.filter(object_type="provisioning.request", object_id=str(request.pk))
-        | AuditEvent.objects.filter(object_type="provisioning.run", object_id__in=run_ids)
+        | _events_of("provisioning.run", request.runs.values("pk"))
     ).order_by("id")
+
+
+def instance_timeline(instance: Instance) -> list[AuditEvent]:
+    """The instance's history from the audit trail: its own events, its requests' (the create and each day-2
+    change) and the runs on its workspace or of those requests; the latest TIMELINE_MAX, oldest first."""
+    requests = Request.objects.filter(instance=instance)
+    runs = Run.objects.filter(Q(request__in=requests.values("pk")) | Q(workspace=instance.workspace_id))
+    events = _timeline(
+        AuditEvent.objects.filter(object_type="provisioning.instance", object_id=str(instance.pk))
+        | _events_of("provisioning.request", requests.values("pk"))
+        | _events_of("provisioning.run", runs.values("pk"))
+    )
+    return list(reversed(events.order_by("-id")[:TIMELINE_MAX]))
 
 
 def request_detail_context(user, request: Request) -> dict:
@@ -252,7 +280,7 @@ def request_detail_context(user, request: Request) -> dict:
         "plan_counts": action_counts(plan.plan_summary) if plan and plan.status == RunStatus.SUCCEEDED else None,
         "quota_rows": request_quota_table(request)
         if request.kind != RequestKind.DECOMMISSION and request.status not in RequestStatus.terminal() else [],
-        "timeline": request_timeline(request).select_related("actor"),
+        "timeline": request_timeline(request),
         "live_run": live_run,
         "runs": runs,
         "can_sign": can_sign,

@@ -2,42 +2,26 @@
 
 Pages never count the whole list (LazyPaginator looks one page ahead) and never read deeper than MAX_ROWS into
 it: past that, narrowing the filters or the CSV export is the way, and the page says so. The CSV export streams
-the filtered queryset row by row with the table's own columns, in the reader's language.
+the filtered queryset row by row with the table's own columns, in the reader's language (portal.tables).
 """
-import csv
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 
 import django_tables2 as tables
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import OuterRef, Subquery
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.formats import date_format
-from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from catalogue.choices import CloudTier, DataClassification
+from portal.tables import badge, cached, labels, stamp, when
 
 from .choices import DriftStatus, InstanceStatus, RunStatus
 from .filters import last_run
 from .models import Instance, Request
 
-# The deepest row a page reaches with OFFSET; past it the page asks for narrower filters.
-MAX_ROWS = 10_000
-PER_PAGE = 50
-# Rows fetched per round trip while a CSV streams.
-CSV_CHUNK = 2_000
-
-
-def _badge(value: str, label) -> str:
-    return format_html('<span class="badge {}">{}</span>', value, label)
-
 
 def _money(value) -> str:
     return f"¥{value}"
-
-
-def _when(value) -> str:
-    return date_format(timezone.localtime(value), "Y-m-d H:i") if value else "—"
 
 
 class InstanceTable(tables.Table):
@@ -81,7 +65,7 @@ class InstanceTable(tables.Table):
         return record.offering.cloud.get_tier_display()
 
     def render_status(self, record):
-        return _badge(record.status, record.get_status_display())
+        return badge(record.status, record.get_status_display())
 
     def render_data_classification(self, record):
         return record.get_data_classification_display()
@@ -96,7 +80,7 @@ class InstanceTable(tables.Table):
         return "—" if record.is_destroyed else record.get_drift_status_display()
 
     def render_last_run(self, record, value):
-        return _badge(value, RunStatus(value).label)
+        return badge(value, RunStatus(value).label)
 
 
 class RequestTable(tables.Table):
@@ -135,7 +119,7 @@ class RequestTable(tables.Table):
         return record.get_kind_display()
 
     def render_status(self, record):
-        return _badge(record.status, record.get_status_display())
+        return badge(record.status, record.get_status_display())
 
     def render_data_classification(self, record):
         return record.get_data_classification_display()
@@ -144,7 +128,7 @@ class RequestTable(tables.Table):
         return _money(value)
 
     def render_created_at(self, value):
-        return _when(value)
+        return when(value)
 
 
 def with_last_run(instances: Iterable[Instance]) -> list[Instance]:
@@ -164,54 +148,11 @@ def with_last_run(instances: Iterable[Instance]) -> list[Instance]:
 # CSV -------------------------------------------------------------------------------------------------------
 
 
-class _Echo:
-    """A file whose write returns the line, for csv.writer inside a streaming response."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-def csv_lines(queryset: QuerySet, *, columns: list[tuple[str, object]]) -> Iterator[str]:
-    """The header and one line per row of `queryset`, `columns` being (header, value of a row) pairs; rows are
-    read CSV_CHUNK at a time (a server-side cursor on PostgreSQL), so memory stays flat however long it is."""
-    return rows_as_csv(queryset.iterator(chunk_size=CSV_CHUNK), columns)
-
-
-def rows_as_csv(rows: Iterable, columns: list[tuple[str, object]]) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    yield "\ufeff"  # so that spreadsheet programs read the Chinese as UTF-8
-    yield writer.writerow([str(header) for header, _value in columns])
-    for row in rows:
-        yield writer.writerow([value(row) for _header, value in columns])
-
-
-def _labels(choices) -> dict:
-    """A choices class's labels in the active language, read once per export rather than once per cell."""
-    return {value: str(label) for value, label in choices.choices}
-
-
-def _stamp(value) -> str:
-    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else ""
-
-
-def _cached(name_of):
-    """name_of(obj) once per object: the export's clouds, services and agencies are few."""
-    seen: dict = {}
-
-    def name(obj) -> str:
-        key = (type(obj), obj.pk)
-        if key not in seen:
-            seen[key] = name_of(obj)
-        return seen[key]
-
-    return name
-
-
 def instance_csv_columns() -> list[tuple[str, object]]:
     statuses, levels, drifts, tiers = (
-        _labels(InstanceStatus), _labels(DataClassification), _labels(DriftStatus), _labels(CloudTier)
+        labels(InstanceStatus), labels(DataClassification), labels(DriftStatus), labels(CloudTier)
     )
-    display, code = _cached(lambda obj: obj.display_name), _cached(lambda obj: obj.code)
+    display, code = cached(lambda obj: obj.display_name), cached(lambda obj: obj.code)
 
     def live(value_of):
         return lambda row: "" if row.status == InstanceStatus.DESTROYED else value_of(row)
@@ -229,7 +170,7 @@ def instance_csv_columns() -> list[tuple[str, object]]:
         (_("月费用（元）"), live(lambda row: str(row.monthly_cost))),
         (_("租期截止"), live(lambda row: row.lease_end.isoformat() if row.lease_end else "")),
         (_("漂移"), live(lambda row: drifts[row.drift_status])),
-        (_("创建时间"), lambda row: _stamp(row.created_at)),
+        (_("创建时间"), lambda row: stamp(row.created_at)),
     ]
 
 
@@ -252,6 +193,6 @@ def request_csv_columns() -> list[tuple[str, object]]:
         (_("数据分级"), lambda row: row.get_data_classification_display()),
         (_("月费用（元）"), lambda row: str(row.monthly_cost)),
         (_("状态"), lambda row: row.get_status_display()),
-        (_("创建时间"), lambda row: _when(row.created_at)),
-        (_("提交时间"), lambda row: _when(row.submitted_at)),
+        (_("创建时间"), lambda row: when(row.created_at)),
+        (_("提交时间"), lambda row: when(row.submitted_at)),
     ]

@@ -22,8 +22,10 @@ from catalogue.pricing import priced_parameters
 from catalogue.selectors import offering_get_for_user
 from catalogue.views import estimate_fields
 from portal.errors import DomainError
+from portal.lists import FilteredTableView
 from portal.permissions import user_can, user_can_request
 from portal.services import audit_record
+from portal.tables import rows_as_csv
 
 from .choices import InstanceStatus, RequestKind, RequestStatus, RunStatus, StageStatus
 from .filters import InstanceFilter, RequestFilter
@@ -37,7 +39,6 @@ from .forms import (
     RequestForm,
     change_parameters_form_class,
 )
-from .lists import FilteredTableView
 from .plan_summary import action_counts
 from .reports import overview_for_user, showback_for_user
 from .selectors import (
@@ -51,6 +52,7 @@ from .selectors import (
     instance_latest_refresh_for_user,
     instance_list_for_user,
     instance_polls,
+    instance_timeline,
     leases_ending_for_user,
     notification_list_for_user,
     open_findings_for_user,
@@ -76,7 +78,6 @@ from .tables import (
     RequestTable,
     instance_csv_columns,
     request_csv_columns,
-    rows_as_csv,
     with_last_run,
 )
 
@@ -468,6 +469,7 @@ class InstanceDetailView(LoginRequiredMixin, TemplateView):
             drift_to_accept=reconcile_services.drift_to_accept(instance)
             if instance.status == InstanceStatus.ACTIVE else None,
             findings=instance.findings.filter(resolved_at__isnull=True),
+            timeline=instance_timeline(instance),
             base_template=self.base_template,
             polling=instance_polls(instance),
             **kwargs,

@@ -1,6 +1,7 @@
 """Fixtures shared by every test folder: agencies and one user per role."""
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 from django.db.backends.signals import connection_created
 from django.utils import translation
 
@@ -45,6 +46,13 @@ def cloud_server():
 def audit_checkpoints_off(settings):
     """No test reaches a checkpoint store unless it starts the local cloud (tests/portal/test_audit_tamper.py)."""
     settings.AUDIT_CHECKPOINT_BUCKET = ""
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    """Counters kept in the cache (denied attempts per actor and minute, API throttles) start at nothing in
+    every test: user ids repeat from test to test, and one test's attempts must not count against another's."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from catalogue.module_schema import validate_values
 from catalogue.pricing import UsageRuleError, estimate
 from catalogue.selectors import offering_variables
 from portal.choices import EventKind, Role
+from portal.denials import refusals_audited
 from portal.errors import Conflict, DomainError, PermissionDenied
 from portal.models import Agency, User
 from portal.names import both_names
@@ -458,6 +459,7 @@ def _complete_extend(request: Request) -> None:
     request_move(request, RequestStatus.COMPLETED, actor=None, completed_at=timezone.now())
 
 
+@refusals_audited("approval.refused", subject="request", keep=("comment",))
 @transaction.atomic
 def request_approve(*, actor: User, request: Request, comment: str = "") -> Request:
     """Sign the open stage. Nobody signs their own request, nor more than one stage of a request."""
@@ -478,7 +480,7 @@ def request_approve(*, actor: User, request: Request, comment: str = "") -> Requ
         raise Conflict(_("您已签署过该申请的一个审批环节，同一人只能签署一个环节。")) from exc
     audit_record(
         actor=actor, action="approval.approve", obj=request, agency=request.agency,
-        details={"stage": stage.name, "order": stage.order, "plan_sha256": request.approved_plan_sha256 or (request.plan_run.planfile_sha256 if request.plan_run_id else "")},
+        details={"stage": stage.name, "order": stage.order, "comment": comment.strip()[:500], "plan_sha256": request.approved_plan_sha256 or (request.plan_run.planfile_sha256 if request.plan_run_id else "")},
     )
     if _stage_complete(stage):
         _close_stage(stage, StageStatus.APPROVED, actor=actor)
@@ -494,6 +496,7 @@ def request_approve(*, actor: User, request: Request, comment: str = "") -> Requ
     return request
 
 
+@refusals_audited("approval.refused", subject="request", keep=("comment",))
 @transaction.atomic
 def request_reject(*, actor: User, request: Request, comment: str) -> Request:
     """Reject at the open stage; a rejection must say why."""

@@ -45,7 +45,7 @@ LANDINGS = {
     "operator": "/operations/",
     "sysadmin": "/admin/catalogue/",
     "secadmin": "/admin/",
-    "auditor": "/admin/portal/auditevent/",
+    "auditor": "/audit/",
     "nobody": "/",
 }
 
@@ -64,7 +64,7 @@ def test_an_explicit_next_still_wins(cast):
 
 
 @pytest.mark.parametrize(("username", "link", "work"), [
-    ("auditor", "/admin/portal/auditevent/", "查阅审计日志"),
+    ("auditor", "/audit/", "查阅审计日志"),
     ("secadmin", "/admin/provisioning/approvalpolicy/", "审批策略"),
 ])
 def test_admins_who_cannot_browse_the_catalogue_see_their_work_at_home_not_an_empty_catalogue(
@@ -94,6 +94,7 @@ NAV = {
     "overview": "/overview/",
     "showback": "/showback/",
     "operations": "/operations/",
+    "audit": "/audit/",
 }
 INVENTORY = {"instances", "overview", "showback"}
 
@@ -103,7 +104,7 @@ INVENTORY = {"instances", "overview", "showback"}
     ("agency_approver", {"catalogue", "requests", "approvals", *INVENTORY}),
     ("cloud_owner", {"catalogue", "requests", "approvals", *INVENTORY}),  # the resources on their clouds
     ("operator", {"catalogue", "requests", "operations", *INVENTORY}),
-    ("auditor", {"requests", *INVENTORY}),
+    ("auditor", {"requests", "audit", *INVENTORY}),
     ("secadmin", set()),
     ("nobody", set()),
 ])

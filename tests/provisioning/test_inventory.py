@@ -16,9 +16,9 @@ from guardian.shortcuts import assign_perm
 from catalogue.choices import CloudTier
 from portal.choices import Role
 from portal.models import AuditEvent
+from portal.tables import MAX_ROWS, PER_PAGE
 from provisioning.choices import DriftStatus, InstanceStatus, RunKind, RunStatus
 from provisioning.models import Run
-from provisioning.tables import MAX_ROWS, PER_PAGE
 from tests.catalogue.factories import CloudFactory, OfferingFactory, ServiceFactory
 from tests.portal.factories import AgencyFactory, UserFactory
 from tests.provisioning.clients import Api, html, signed_in

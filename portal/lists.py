@@ -1,4 +1,4 @@
-"""A filtered, sorted list page with its CSV export: the inventory, the request list, the approval inbox.
+"""A filtered, sorted list page with its CSV export: the inventory, the request list, the audit trail.
 
 The view supplies what the user may see; its FilterSet narrows it (the same one the API uses), its Table shows
 one page of it, and `?export=csv` streams every filtered row. An export is audited with the filters it used.
@@ -11,8 +11,7 @@ from django.views.generic import TemplateView
 from django_tables2 import RequestConfig
 from django_tables2.paginators import LazyPaginator
 
-from portal.services import audit_record
-
+from .services import audit_record
 from .tables import MAX_ROWS, PER_PAGE, csv_lines
 
 
@@ -60,7 +59,9 @@ class FilteredTableView(LoginRequiredMixin, TemplateView):
         return {"table": table, "too_deep": False, "max_rows": MAX_ROWS}
 
     def export(self, filters, rows) -> StreamingHttpResponse:
-        used = {name: value for name, value in self.request.GET.items() if name not in {"export", "page", "sort"}}
+        # The filters that narrow (a form sends its empty fields too), so the trail says what was taken out.
+        used = {name: value for name, value in self.request.GET.items()
+                if value != "" and name not in {"export", "page", "sort"}}
         with transaction.atomic():
             audit_record(
                 actor=self.request.user, action=f"{self.export_name}.exported",
