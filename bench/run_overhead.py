@@ -1,11 +1,16 @@
-"""What a portal-driven apply costs over the same apply done by hand with terraform.
+"""What a portal-driven plan, apply and destroy each cost over the same done by hand with terraform.
 
 For each module, side by side in one run:
 
-- portal: an apply Run, from the moment it is queued (its plan already succeeded) to status succeeded as seen
-  in the database, executed by a real Celery worker process;
-- raw: `terraform init` + `terraform apply -auto-approve` of the same generated root module (written by
+- portal: a plan Run, an apply Run of that plan, and a destroy (a destroy plan and its apply, as a
+  decommission runs them), each from the moment it is queued to status succeeded as seen in the database,
+  executed by a real Celery worker process;
+- raw: `terraform init` + `terraform plan -out`, `terraform init` + `terraform apply -auto-approve`, and
+  `terraform init` + `terraform destroy -auto-approve` of the same generated root module (written by
   provisioning.workspaces.prepare for the same run, at a fresh state key), in the same environment.
+
+It also times a whole request: from the final approval (request_approve of its last stage) to its instance
+active, as the requester sees it.
 
 Repetitions interleave the two sides and alternate which goes first. Both start from empty state, and
 everything is destroyed between repetitions, outside the timed parts. The bench also times the pcloud
@@ -187,6 +192,10 @@ class Sample:
     worker: float  # claimed -> finished, as the worker recorded it
     worker_init: float
     worker_apply: float
+    plan_portal: float = math.nan
+    plan_raw: float = math.nan
+    destroy_portal: float = math.nan
+    destroy_raw: float = math.nan
 
     @property
     def ratio(self) -> float:
@@ -197,6 +206,7 @@ class Sample:
 class ModuleResult:
     samples: list[Sample] = field(default_factory=list)
     traces: dict[str, TraceFigures] = field(default_factory=dict)  # "raw apply" -> provider processes
+    approval_to_active: list[float] = field(default_factory=list)
 
 
 class Bench:
@@ -204,11 +214,14 @@ class Bench:
         from django.conf import settings
 
         from catalogue.choices import CloudTier
-        from catalogue.models import Cloud
+        from catalogue.models import Cloud, Offering, Service
         from catalogue.services import module_publish
-        from portal.choices import AgencyLevel
-        from portal.models import Agency
+        from portal.choices import AgencyLevel, Role
+        from portal.demo import OFFERING_TERMS
+        from portal.models import Agency, User
+        from portal.services import user_role_grant
         from provisioning import local_cloud, state_store
+        from provisioning.models import ApprovalPolicy, PolicyStage
         from provisioning.terraform_setup import terraform_mirror_build
         from tests.e2e.helpers import MODULE_CASES
 
@@ -231,15 +244,34 @@ class Bench:
             directory = Path(settings.TERRAFORM_MODULES_DIR) / name
             version = (directory / "VERSION").read_text().strip()
             self.modules[name] = module_publish(actor=None, name=name, version=version, directory=directory)
+        # For whole requests: an offering per module, a one-stage policy, a requester and an approver.
+        service_names = {"vm": "云主机", "bucket": "对象存储", "database": "云数据库", "network": "专有网络"}
+        self.offerings = {}
+        for name in MODULES:
+            base, unit_prices, usage_rules, capabilities = OFFERING_TERMS[name]
+            service = Service.objects.create(slug=name, name=service_names[name], module_name=name)
+            self.offerings[name] = Offering.objects.create(
+                cloud=self.cloud, service=service, module=self.modules[name], base_monthly_price=base,
+                unit_prices=unit_prices, usage_rules=usage_rules, capabilities=capabilities,
+            )
+        policy = ApprovalPolicy.objects.create(name="基准审批", is_default=True)
+        PolicyStage.objects.create(policy=policy, order=1, name="单位审批", approver_role=Role.AGENCY_APPROVER)
+        self.requester = User.objects.create(username="bench-requester", agency=self.agency)
+        self.approver = User.objects.create(username="bench-approver", agency=self.agency)
+        user_role_grant(actor=None, user=self.requester, role=Role.REQUESTER)
+        user_role_grant(actor=None, user=self.approver, role=Role.AGENCY_APPROVER)
 
-    # One round: the plan (untimed), then both applies in the given order, each destroyed after it.
+    # One round: both plans, then both applies in the given order, each destroyed after it; all timed.
 
     def round(self, module: str, tag: str, portal_first: bool) -> Sample:
         from provisioning.choices import RunKind
 
         case = self.cases[module]
         variables = {**case.variables, IDENTITY[module]: f"{case.variables[IDENTITY[module]]}-{tag}"}
+        started = time.perf_counter()
         plan = self._finished(self._enqueue(self._workspace(module, variables, case.secret), RunKind.PLAN))
+        plan_portal = time.perf_counter() - started
+        plan_raw = self._raw_plan(plan, self._workspace(module, variables, case.secret))
         measured: dict[str, dict] = {}
         for side in ("portal", "raw") if portal_first else ("raw", "portal"):
             if side == "portal":
@@ -250,7 +282,46 @@ class Bench:
         return Sample(
             portal=portal["elapsed"], raw=raw["init"] + raw["apply"], raw_init=raw["init"], raw_apply=raw["apply"],
             wake=portal["wake"], worker=portal["worker"], worker_init=portal["init"], worker_apply=portal["apply"],
+            plan_portal=plan_portal, plan_raw=plan_raw, destroy_portal=portal["destroy"], destroy_raw=raw["destroy"],
         )
+
+    # A whole request: final approval -> instance active.
+
+    def journey(self, module: str, tag: str) -> float:
+        """Seconds from the last stage's approval to the instance active, as the requester's page sees it."""
+        from provisioning.choices import RequestStatus
+        from provisioning.models import Request
+        from provisioning.services import requests as request_services
+
+        case = self.cases[module]
+        variables = {**case.variables, IDENTITY[module]: f"{case.variables[IDENTITY[module]]}-{tag}"}
+        request = request_services.request_create(
+            actor=self.requester, offering=self.offerings[module], parameters={**variables, **case.secret},
+            justification="bench",
+        )
+        request_services.request_submit(actor=self.requester, request=request)
+        self._request_reaches(request, RequestStatus.AWAITING_APPROVAL)
+        started = time.perf_counter()
+        request_services.request_approve(actor=self.approver, request=Request.objects.get(pk=request.pk))
+        request = self._request_reaches(request, RequestStatus.COMPLETED)
+        elapsed = time.perf_counter() - started
+        self._destroy(request.apply_run, request.workspace)
+        return elapsed
+
+    def _request_reaches(self, request, status: str):
+        from provisioning.choices import RequestStatus
+        from provisioning.models import Request
+
+        deadline = time.monotonic() + RUN_TIMEOUT
+        while True:
+            current = Request.objects.select_related("apply_run", "workspace").get(pk=request.pk)
+            if current.status == status:
+                return current
+            if current.status in (RequestStatus.FAILED, RequestStatus.CANCELLED, RequestStatus.REJECTED):
+                raise BenchError(f"{current.number} ended {current.status}: {current.error}")
+            if time.monotonic() > deadline:
+                raise BenchError(f"{current.number} did not reach {status} in {RUN_TIMEOUT}s")
+            time.sleep(POLL_SECONDS)
 
     def _workspace(self, module: str, variables: dict, secret: dict):
         from provisioning.models import Workspace
@@ -260,10 +331,10 @@ class Bench:
         workspace.save()
         return workspace
 
-    def _enqueue(self, workspace, kind, source_plan=None):
+    def _enqueue(self, workspace, kind, source_plan=None, plan_mode="normal"):
         from provisioning.services.runs import run_enqueue
 
-        return run_enqueue(actor=None, workspace=workspace, kind=kind, source_plan=source_plan)
+        return run_enqueue(actor=None, workspace=workspace, kind=kind, source_plan=source_plan, plan_mode=plan_mode)
 
     def _finished(self, run):
         from provisioning.choices import RunStatus
@@ -285,7 +356,7 @@ class Bench:
         return run
 
     def _portal_apply(self, plan) -> dict:
-        from provisioning.choices import RunKind
+        from provisioning.choices import PlanMode, RunKind
 
         started = time.perf_counter()
         apply = self._finished(self._enqueue(plan.workspace, RunKind.APPLY, source_plan=plan))
@@ -297,8 +368,19 @@ class Bench:
             "init": apply.timings.get("init", math.nan),
             "apply": apply.timings.get("apply", math.nan),
         }
-        self._destroy(apply, apply.workspace)
+        # A decommission's destroy: a destroy plan, then its apply.
+        started = time.perf_counter()
+        destroy_plan = self._finished(self._enqueue(apply.workspace, RunKind.PLAN, plan_mode=PlanMode.DESTROY))
+        self._finished(self._enqueue(apply.workspace, RunKind.DESTROY, source_plan=destroy_plan))
+        result["destroy"] = time.perf_counter() - started
         return result
+
+    def _raw_plan(self, plan, workspace) -> float:
+        with self._prepared(plan, workspace) as (directory, env):
+            started = time.perf_counter()
+            self.terraform(directory, env, "init", "-input=false", "-no-color")
+            self.terraform(directory, env, "plan", "-input=false", "-no-color", "-out=raw.tfplan")
+            return time.perf_counter() - started
 
     def _raw_apply(self, plan, workspace) -> dict:
         with self._prepared(plan, workspace) as (directory, env):
@@ -307,8 +389,13 @@ class Bench:
             t1 = time.perf_counter()
             self.terraform(directory, env, "apply", "-auto-approve", "-input=false", "-no-color")
             t2 = time.perf_counter()
+        # The destroy by hand: a directory of its own, as a person coming back to it later would have.
+        with self._prepared(plan, workspace) as (directory, env):
+            t3 = time.perf_counter()
+            self.terraform(directory, env, "init", "-input=false", "-no-color")
             self.terraform(directory, env, "destroy", "-auto-approve", "-input=false", "-no-color")
-        return {"init": t1 - t0, "apply": t2 - t1}
+            t4 = time.perf_counter()
+        return {"init": t1 - t0, "apply": t2 - t1, "destroy": t4 - t3}
 
     def _destroy(self, run, workspace) -> None:
         """Destroy what a portal apply made, by hand and untimed (the bench's database is thrown away)."""
@@ -526,12 +613,37 @@ def report(results: dict[str, ModuleResult], startups: list[float], repeat: int)
             f"Inside Terraform (traced, so slower): start → handshake median {median(handshakes) * 1000:.0f} ms, "
             f"start → exit median {median(lifetimes) * 1000:.0f} ms, over {len(lifetimes)} processes."
         )
+    print()
+    print("Each kind of run, portal ÷ raw (medians, seconds): plan = a plan Run ÷ init + plan -out; apply as above;")
+    print("destroy = a destroy plan Run and its apply ÷ init + destroy -auto-approve.")
+    print(f"{'module':<9} {'plan':>19} {'apply':>19} {'destroy':>19}")
+    kinds = {}
+    for module, result in results.items():
+        s = result.samples
+        cells = []
+        for kind, portal_of, raw_of in (
+            ("plan", lambda x: x.plan_portal, lambda x: x.plan_raw),
+            ("apply", lambda x: x.portal, lambda x: x.raw),
+            ("destroy", lambda x: x.destroy_portal, lambda x: x.destroy_raw),
+        ):
+            portal, raw = median(portal_of(x) for x in s), median(raw_of(x) for x in s)
+            kinds.setdefault(kind, [0.0, 0.0])
+            kinds[kind][0] += portal
+            kinds[kind][1] += raw
+            cells.append(f"{portal:5.2f}/{raw:5.2f} = {portal / raw:4.2f}")
+        print(f"{module:<9} " + " ".join(f"{cell:>19}" for cell in cells))
+    print(f"{'all':<9} " + " ".join(f"{f'{p / r:4.2f}':>19}" for p, r in kinds.values()))
+    print()
+    print("From the final approval to the instance active (a whole request, one-stage policy; medians, min–max):")
+    for module, result in results.items():
+        times = result.approval_to_active
+        print(f"{module:<9} {median(times):6.2f} s ({spread(times)})")
     portal_total = sum(median(x.portal for x in r.samples) for r in results.values())
     raw_total = sum(median(x.raw for x in r.samples) for r in results.values())
     ratios = [x.ratio for r in results.values() for x in r.samples]
     print()
     print(
-        f"Overall portal ÷ raw (sum of the medians, {portal_total:.2f} s ÷ {raw_total:.2f} s; "
+        f"Overall apply portal ÷ raw (sum of the medians, {portal_total:.2f} s ÷ {raw_total:.2f} s; "
         f"single repetitions {spread(ratios)}): {portal_total / raw_total:.2f}"
     )
 
@@ -591,10 +703,12 @@ def main(argv: list[str] | None = None) -> int:
             for index, module in enumerate(modules):
                 sample = bench.round(module, f"r{rep}", portal_first=(rep + index) % 2 == 0)
                 results[module].samples.append(sample)
+                results[module].approval_to_active.append(bench.journey(module, f"j{rep}"))
                 startups.extend(bench.provider_startup() for _ in range(per_round))
                 print(
-                    f"  rep {rep + 1}/{args.repeat} {module:<9} portal {sample.portal:6.2f} s  raw {sample.raw:6.2f} s"
-                    f"  ratio {sample.ratio:.2f}",
+                    f"  rep {rep + 1}/{args.repeat} {module:<9} apply portal {sample.portal:6.2f} s  raw {sample.raw:6.2f} s"
+                    f"  plan {sample.plan_portal:5.2f}/{sample.plan_raw:5.2f}  destroy {sample.destroy_portal:5.2f}/"
+                    f"{sample.destroy_raw:5.2f}  approval→active {results[module].approval_to_active[-1]:5.2f} s",
                     flush=True,
                 )
         report(results, startups, args.repeat)
