@@ -1,4 +1,5 @@
-"""The portal's language choice (Chinese first, English when the user picks it), and deep input as a 400."""
+"""The portal's language choice (Chinese first, English when the user picks it), deep input as a 400, and the
+shell's cached counts dropped after the user changed something."""
 
 from django.conf import settings
 from django.core.exceptions import BadRequest
@@ -7,6 +8,7 @@ from django.http.request import RawPostDataException
 from django.middleware.locale import LocaleMiddleware
 from django.utils import translation
 
+from portal.context_processors import shell_counts_forget
 from portal.jsonlimits import json_too_deep, too_deep_message
 
 
@@ -53,3 +55,19 @@ def _input_too_deep(request) -> bool:
     except RawPostDataException:  # a multipart body, already read into request.POST
         pass
     return any(json_too_deep(value) for value in values if isinstance(value, str | bytes))
+
+
+class ShellCountsMiddleware:
+    """After a signed-in user's POST (or other unsafe request), their nav counts are worked out afresh on the
+    next page: what they just did (read a message, signed a request) shows at once. Other users' counts
+    follow within SHELL_COUNTS_SECONDS."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        if request.method not in ("GET", "HEAD", "OPTIONS") and user is not None and user.is_authenticated:
+            shell_counts_forget(user)
+        return response

@@ -1,6 +1,7 @@
 """Fixtures shared by every test folder: agencies and one user per role."""
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 from django.db.backends.signals import connection_created
 from django.utils import translation
 
@@ -39,6 +40,13 @@ def cloud_server():
     host, port = server.get_host_and_port()
     yield f"http://{host}:{port}"
     server.stop()
+
+
+@pytest.fixture(autouse=True)
+def shell_counts_fresh(settings):
+    """Pages show the nav's counts as they are now; tests/portal/test_shell_counts.py turns the cache on."""
+    settings.SHELL_COUNTS_SECONDS = 0
+    cache.clear()
 
 
 @pytest.fixture(autouse=True)
