@@ -22,6 +22,10 @@ It prints a table of requests per second (median over rounds, with min-max), the
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres python -m bench.web [--rounds 3] [--seconds 5]
 
+With `--baseline DIR` (another checkout of the portal that has bench/web_settings.py, e.g. `git worktree add
+/tmp/before main`) a second gunicorn serves that tree on the same database beside this one, and every round
+loads each page on both, so before and after are measured in the same run on the same load.
+
 `make bench-web` runs it against the local server. The database is dropped at the end (`--keep` keeps it).
 """
 from __future__ import annotations
@@ -185,25 +189,27 @@ def session_cookies(usernames: set[str]) -> dict[str, str]:
     return cookies
 
 
-def free_port() -> int:
-    """A free port of 127.0.0.1 (BENCH_WEB_PORT pins one)."""
+def free_port(pinned: int | None = None) -> int:
+    """A free port of 127.0.0.1 (BENCH_WEB_PORT pins the first, and the baseline's is the next)."""
     if os.environ.get("BENCH_WEB_PORT"):
-        return int(os.environ["BENCH_WEB_PORT"])
+        return pinned or int(os.environ["BENCH_WEB_PORT"])
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
-def start_gunicorn(stack: ExitStack, env: dict[str, str], port: int, log: Path):
-    subprocess.run([sys.executable, "manage.py", "collectstatic", "--no-input", "-v", "0"], cwd=ROOT, env=env, check=True)
+def start_gunicorn(stack: ExitStack, env: dict[str, str], port: int, log: Path, tree: Path = ROOT):
+    """gunicorn serving the checkout `tree` (this one, or --baseline's) with `env`."""
+    env = {**env, "STATIC_ROOT": str(log.parent / f"static-{port}")}
+    subprocess.run([sys.executable, "manage.py", "collectstatic", "--no-input", "-v", "0"], cwd=tree, env=env, check=True)
     # Django's checks under the production settings, as a deploy would run them.
-    subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "ERROR"], cwd=ROOT, env=env,
+    subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "ERROR"], cwd=tree, env=env,
                    check=True, stdout=subprocess.DEVNULL)
     gunicorn = Path(sys.executable).with_name("gunicorn")
     process = subprocess.Popen(
         [str(gunicorn), "portal.wsgi:application", "-w", str(WORKERS), "-b", f"127.0.0.1:{port}",
          "--access-logfile", "-", "--error-logfile", "-", "--log-level", "warning"],
-        cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+        cwd=tree, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
     )
 
     def stop() -> None:
@@ -265,14 +271,23 @@ def wrk(port: int, path: str, headers: list[str], seconds: int, connections: int
     return {key: int(value) for key, value in (item.split("=") for item in found.group(1).split())}
 
 
-def measure(port: int, cookies: dict[str, str], rounds: int, seconds: int, connections: int, script: Path):
-    results: dict[str, list[dict[str, int]]] = {label: [] for label, _path, _user in PAGES}
-    for _label, path, user in PAGES:  # warm-up: each worker's first requests (imports, connections, templates)
-        wrk(port, path, headers_for(user, cookies), 1, connections, script)
+def measure(servers: dict[str, int], cookies: dict[str, str], rounds: int, seconds: int, connections: int,
+            script: Path):
+    """Every page on every server, round after round; each round turns the order of the pages and of the servers."""
+    results: dict[tuple[str, str], list[dict[str, int]]] = {
+        (server, label): [] for server in servers for label, _path, _user in PAGES
+    }
+    for port in servers.values():  # warm-up: each worker's first requests (imports, connections, templates)
+        for _label, path, user in PAGES:
+            wrk(port, path, headers_for(user, cookies), 1, connections, script)
+    names = list(servers)
     for round_ in range(rounds):
         shift = round_ % len(PAGES)
+        order = names if round_ % 2 == 0 else names[::-1]
         for label, path, user in PAGES[shift:] + PAGES[:shift]:
-            results[label].append(wrk(port, path, headers_for(user, cookies), seconds, connections, script))
+            for server in order:
+                results[server, label].append(
+                    wrk(servers[server], path, headers_for(user, cookies), seconds, connections, script))
         print(f"round {round_ + 1}/{rounds} done", flush=True)
     return results
 
@@ -281,26 +296,30 @@ def rate(run: dict[str, int]) -> float:
     return run["requests"] / (run["duration_us"] / 1e6)
 
 
-def report(results) -> tuple[int, float]:
-    print(f"\n{'page':28} {'user':16} {'req/s':>8} {'min–max':>15} {'p50 ms':>8} {'requests':>9} {'non-2xx':>8} {'errors':>7}")
+def report(results, servers: list[str]) -> int:
+    print(f"\n{'page':28} {'user':16} {'server':9} {'req/s':>8} {'min–max':>15} {'p50 ms':>8} {'requests':>9} "
+          f"{'non-2xx':>8} {'errors':>7}")
     users = {label: user for label, _path, user in PAGES}
     medians = {}
     bad = 0
-    for label, runs in results.items():
-        rates = [rate(run) for run in runs]
-        medians[label] = statistics.median(rates)
-        non2xx = sum(run["non2xx"] for run in runs)
-        errors = sum(run["socket_errors"] for run in runs)
-        bad += non2xx + errors
-        p50 = statistics.median(run["p50_us"] for run in runs) / 1000
-        print(f"{label:28} {users[label] or 'anonymous':16} {medians[label]:8.1f} "
-              f"{f'{min(rates):.1f}–{max(rates):.1f}':>15} {p50:8.1f} {sum(run['requests'] for run in runs):9,} "
-              f"{non2xx:8} {errors:7}")
+    for label, _path, _user in PAGES:
+        for server in servers:
+            runs = results[server, label]
+            rates = [rate(run) for run in runs]
+            medians[server, label] = statistics.median(rates)
+            non2xx = sum(run["non2xx"] for run in runs)
+            errors = sum(run["socket_errors"] for run in runs)
+            bad += non2xx + errors
+            p50 = statistics.median(run["p50_us"] for run in runs) / 1000
+            print(f"{label:28} {users[label] or 'anonymous':16} {server:9} {medians[server, label]:8.1f} "
+                  f"{f'{min(rates):.1f}–{max(rates):.1f}':>15} {p50:8.1f} {sum(run['requests'] for run in runs):9,} "
+                  f"{non2xx:8} {errors:7}")
     print(f"\nnon-2xx responses and socket errors, all pages: {bad}")
-    worst = min(medians[label] / medians[BARE] for label in RATIO_PAGES)
-    for label in RATIO_PAGES:
-        print(f"{label} ÷ bare view: {medians[label] / medians[BARE]:.3f}")
-    return bad, worst
+    for server in servers:
+        for label in RATIO_PAGES:
+            shown = f"{label} ÷ bare view" + (f" ({server})" if len(servers) > 1 else "")
+            print(f"{shown}: {medians[server, label] / medians[server, BARE]:.3f}")
+    return bad
 
 
 def main() -> int:
@@ -312,6 +331,8 @@ def main() -> int:
     parser.add_argument("--drafts", type=int, default=40, help="of the requester's requests, left as drafts")
     parser.add_argument("--database", default=f"bench_web_{os.getpid()}", help="throwaway database to make")
     parser.add_argument("--keep", action="store_true", help="keep the database and the server's log")
+    parser.add_argument("--baseline", type=Path, help="another checkout (with bench/web_settings.py) to serve beside "
+                        "this one on the same database, measured in the same rounds: e.g. a git worktree of main")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is missing: apt-get install wrk (make bench-web installs it)")
@@ -326,15 +347,19 @@ def main() -> int:
         from django.db import connections
 
         connections.close_all()
-        port = free_port()
-        start_gunicorn(stack, env, port, var / "gunicorn.log")
-        check_pages(port, cookies)
+        servers = {"this": free_port()}
+        if args.baseline:
+            servers["baseline"] = free_port(servers["this"] + 1)
+        for server, port in servers.items():
+            start_gunicorn(stack, env, port, var / f"gunicorn-{server}.log",
+                           args.baseline.resolve() if server == "baseline" else ROOT)
+            check_pages(port, cookies)
         script = var / "count.lua"
         script.write_text(WRK_SCRIPT)
-        print(f"gunicorn -w {WORKERS} on 127.0.0.1:{port}; wrk -c {args.connections}, {args.rounds} rounds of "
-              f"{args.seconds:g} s per page", flush=True)
-        results = measure(port, cookies, args.rounds, args.seconds, args.connections, script)
-        bad, _worst = report(results)
+        print(f"gunicorn -w {WORKERS} on 127.0.0.1:{', '.join(map(str, servers.values()))}; wrk -c {args.connections}, "
+              f"{args.rounds} rounds of {args.seconds:g} s per page", flush=True)
+        results = measure(servers, cookies, args.rounds, args.seconds, args.connections, script)
+        bad = report(results, list(servers))
         if args.keep:
             print(f"kept database {args.database} and {var}")
     return 1 if bad else 0
