@@ -8,7 +8,7 @@ PORT ?= 8000
 # Both cores: the suite is mostly waiting on Terraform, the worker and the database.
 PYTEST_ARGS ?= -n 2
 
-.PHONY: dev test lint setup setup-dev locale migrate demo browser slapd bench bench-inventory clean help
+.PHONY: dev test lint setup setup-dev locale migrate demo browser slapd bench bench-inventory bench-web clean help
 
 help:
 	@echo "make dev    - set up and run the portal (web, worker, beat, local cloud) with demo data on 127.0.0.1:$(PORT)"
@@ -91,6 +91,11 @@ bench: setup-dev
 # The inventory at 1,000 and at 100,000 instances on PostgreSQL (bench/README.md).
 bench-inventory: setup-dev
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres} $(BIN)/python -m bench.inventory_scale $(BENCH_ARGS)
+
+# Signed-in pages under gunicorn with production settings on PostgreSQL, loaded by Debian's wrk (bench/README.md).
+bench-web: setup-dev
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres} $(BIN)/python -m bench.web $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache $(dir $(ECHARTS))

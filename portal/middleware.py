@@ -1,5 +1,5 @@
-"""The portal's language choice (Chinese first, English when the user picks it), idle sessions ending, and
-deep input as a 400."""
+"""The portal's language choice (Chinese first, English when the user picks it), idle sessions ending, deep
+input as a 400, and the shell's cached counts dropped after the user changed something."""
 import time
 
 from django.conf import settings
@@ -13,6 +13,7 @@ from django.middleware.locale import LocaleMiddleware
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from portal.context_processors import shell_counts_forget
 from portal.jsonlimits import json_too_deep, too_deep_message
 
 
@@ -59,6 +60,22 @@ def _input_too_deep(request) -> bool:
     except RawPostDataException:  # a multipart body, already read into request.POST
         pass
     return any(json_too_deep(value) for value in values if isinstance(value, str | bytes))
+
+
+class ShellCountsMiddleware:
+    """After a signed-in user's POST (or other unsafe request), their nav counts are worked out afresh on the
+    next page: what they just did (read a message, signed a request) shows at once. Other users' counts
+    follow within SHELL_COUNTS_SECONDS."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        if request.method not in ("GET", "HEAD", "OPTIONS") and user is not None and user.is_authenticated:
+            shell_counts_forget(user)
+        return response
 
 
 class SessionIdleMiddleware:

@@ -119,6 +119,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "portal.middleware.ShellCountsMiddleware",
     "portal.audit.AuditContextMiddleware",
     "portal.denials.DeniedAuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -168,6 +169,18 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 30,
     }
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+
+# The cache: each process's own memory unless CACHE_URL names a Redis server (redis://host:6379/1), which every
+# web process then shares. It holds only what may be lost: the nav's counts, for SHELL_COUNTS_SECONDS (0: none).
+CACHE_URL = env_str("CACHE_URL")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+        if CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+SHELL_COUNTS_SECONDS = env_int("SHELL_COUNTS_SECONDS", 15)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "portal.User"

@@ -43,6 +43,13 @@ def cloud_server():
 
 
 @pytest.fixture(autouse=True)
+def shell_counts_fresh(settings):
+    """Pages show the nav's counts as they are now; tests/portal/test_shell_counts.py turns the cache on."""
+    settings.SHELL_COUNTS_SECONDS = 0
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def audit_checkpoints_off(settings):
     """No test reaches a checkpoint store unless it starts the local cloud (tests/portal/test_audit_tamper.py)."""
     settings.AUDIT_CHECKPOINT_BUCKET = ""

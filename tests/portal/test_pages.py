@@ -79,3 +79,10 @@ def test_openapi_schema_and_docs_work_offline(requester):
     # Swagger UI is served from the sidecar package, not a CDN.
     assert "/static/drf_spectacular_sidecar/swagger-ui-dist/" in docs
     assert "cdn" not in docs.lower()
+
+
+def test_the_benchmarks_bare_view_is_not_served(requester):
+    """bench.web's floor lives in a URLconf only its own settings load; the portal's URLs never reach it."""
+    client = Client()
+    client.force_login(requester)
+    assert client.get("/bench/bare/").status_code == 404
