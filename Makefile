@@ -8,7 +8,7 @@ PORT ?= 8000
 # Both cores: the suite is mostly waiting on Terraform, the worker and the database.
 PYTEST_ARGS ?= -n 2
 
-.PHONY: dev test lint setup setup-dev locale migrate demo browser slapd bench bench-inventory clean help
+.PHONY: dev test lint setup setup-dev locale migrate demo browser slapd netns bench bench-inventory bench-throughput clean help
 
 help:
 	@echo "make dev    - set up and run the portal (web, worker, beat, local cloud) with demo data on 127.0.0.1:$(PORT)"
@@ -49,7 +49,13 @@ $(ECHARTS):
 
 setup: $(VENV)/.installed locale $(ECHARTS)
 
-setup-dev: $(VENV)/.installed-dev locale $(ECHARTS) browser slapd
+setup-dev: $(VENV)/.installed-dev locale $(ECHARTS) browser slapd netns
+
+# The scale-out test and bench/throughput make worker hosts as network namespaces (iproute2, util-linux's
+# unshare) and reach the loopback-only services through socat forwarders (bench/hosts.py).
+netns:
+	@command -v ip >/dev/null && command -v socat >/dev/null && command -v unshare >/dev/null && command -v ss >/dev/null \
+	  || (apt-get update -qq && apt-get install -y -qq iproute2 socat util-linux >/dev/null)
 
 # The directory sign-in tests start their own OpenLDAP server (Debian's slapd) on a free port with a config of
 # their own. The package's own service is kept from starting (policy-rc.d) and left off: nothing needs port 389.
