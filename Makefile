@@ -14,7 +14,7 @@ help:
 	@echo "make dev    - set up and run the portal (web, worker, beat, local cloud) with demo data on 127.0.0.1:$(PORT)"
 	@echo "make test   - set up and run the test suite (SQLite, or PostgreSQL when DATABASE_URL points there)"
 	@echo "make lint   - ruff"
-	@echo "make bench  - benchmarks in bench/"
+	@echo "make bench  - benchmarks in bench/ (also bench-inventory, bench-throughput)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -97,6 +97,11 @@ bench: setup-dev
 # The inventory at 1,000 and at 100,000 instances on PostgreSQL (bench/README.md).
 bench-inventory: setup-dev
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres} $(BIN)/python -m bench.inventory_scale $(BENCH_ARGS)
+
+# Approved requests with one worker host and with two (network namespaces: needs root), PostgreSQL and Redis.
+bench-throughput: setup-dev
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres} \
+	  CELERY_BROKER_URL=$${CELERY_BROKER_URL:-redis://127.0.0.1:6379/0} $(BIN)/python -m bench.throughput $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache $(dir $(ECHARTS))

@@ -2,18 +2,19 @@
 from this checkout that shares nothing with the others but the database, the broker, the state store and the
 cloud endpoints.
 
-    root namespace                                    so-w1 (10.231.0.11)      so-w2 (10.231.0.12)
-    PostgreSQL 127.0.0.1:5432  <- socat 10.231.0.1:8320 <-+
-    Redis      127.0.0.1:6379  <- socat 10.231.0.1:8321 <-+-- bridge so-br0 --- veth --- celery worker
-    moto       127.0.0.1:N     <- socat 10.231.0.1:8322 <-+                   `-- veth --- celery worker
+    root namespace                                    so1-w1 (10.231.1.11)     so1-w2 (10.231.1.12)
+    PostgreSQL 127.0.0.1:5432  <- socat 10.231.1.1:8323 <-+
+    Redis      127.0.0.1:6379  <- socat 10.231.1.1:8324 <-+-- bridge so1-br --- veth --- celery worker
+    moto       127.0.0.1:N     <- socat 10.231.1.1:8325 <-+                   `-- veth --- celery worker
 
 The services keep listening on loopback only: small TCP forwarders (Debian's socat) in the root namespace,
 bound on the bridge's address, make them reachable from the hosts, and go when the network does. The cloud
-endpoint (10.231.0.1:8322) is one address that the root namespace and every host reach alike, so what the
+endpoint (10.231.1.1:8325) is one address that the root namespace and every host reach alike, so what the
 database stores as a cloud's endpoint works everywhere. Each worker gets its own host name (a UTS namespace),
 so Run.worker says which host ran the run, its own PORTAL_VAR_DIR, TERRAFORM_HOME, provider mirror and TMPDIR.
 
-Used by tests/e2e/test_scale_out.py and bench/throughput.py. Needs root (CAP_NET_ADMIN): `netns_refusal()`
+Each user of this module has a site of its own (a number: its names, addresses and ports), so the test
+(site 1) and bench/throughput.py (site 2) can run at the same time. Needs root (CAP_NET_ADMIN): `netns_refusal()`
 says why not, for a skip.
 """
 from __future__ import annotations
@@ -31,10 +32,9 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[1]
-BRIDGE = "so-br0"
-HOST_ADDRESS = "10.231.0.1"  # the root namespace, on the bridge
 PREFIX = 24
-PORTS = {"database": 8320, "broker": 8321, "cloud": 8322}
+SERVICES = ("database", "broker", "cloud")
+FIRST_PORT = 8320
 
 
 class HostError(Exception):
@@ -76,11 +76,11 @@ def stop_process(process: subprocess.Popen, timeout: float = 30) -> None:
             pass
 
 
-def rehost(url: str, port: int) -> str:
+def rehost(url: str, address: str, port: int) -> str:
     """`url` with its host and port replaced by the forwarder's (credentials, path and query kept)."""
     parts = urlsplit(url)
     userinfo = parts.netloc.rpartition("@")[0]
-    netloc = f"{userinfo}@{HOST_ADDRESS}:{port}" if userinfo else f"{HOST_ADDRESS}:{port}"
+    netloc = f"{userinfo}@{address}:{port}" if userinfo else f"{address}:{port}"
     return urlunsplit(parts._replace(netloc=netloc))
 
 
@@ -101,11 +101,28 @@ class Network:
     """The bridge, the forwarders and the hosts; `close()` removes all of it (also after a failure)."""
 
     workdir: Path
+    site: int  # 1-6: names so<site>-…, addresses 10.231.<site>.0/24, ports 8320 + 3 × site + 0, 1, 2
     forwarders: list[subprocess.Popen] = field(default_factory=list)
     hosts: list[str] = field(default_factory=list)
     workers: list[Worker] = field(default_factory=list)
     urls: dict[str, str] = field(default_factory=dict)
     scratch: list[Path] = field(default_factory=list)
+
+    @property
+    def prefix(self) -> str:
+        return f"so{self.site}"
+
+    @property
+    def bridge(self) -> str:
+        return f"{self.prefix}-br"
+
+    @property
+    def address(self) -> str:
+        """The root namespace's address on the bridge."""
+        return f"10.231.{self.site}.1"
+
+    def port(self, service: str) -> int:
+        return FIRST_PORT + 3 * self.site + SERVICES.index(service)
 
     def __enter__(self) -> Network:
         return self
@@ -115,44 +132,46 @@ class Network:
 
     def open(self, *, database: str, broker: str, cloud: str) -> dict[str, str]:
         """Make the bridge and forward the three services; returns their URLs as the hosts see them."""
-        remove_leftovers()
-        _ip("link", "add", BRIDGE, "type", "bridge")
-        _ip("addr", "add", f"{HOST_ADDRESS}/{PREFIX}", "dev", BRIDGE)
-        _ip("link", "set", BRIDGE, "up")
+        if not 1 <= self.site <= 6:
+            raise HostError("the site must be 1 to 6 (ports 8323–8340 are not all ours beyond)")
+        self.remove_leftovers()
+        _ip("link", "add", self.bridge, "type", "bridge")
+        _ip("addr", "add", f"{self.address}/{PREFIX}", "dev", self.bridge)
+        _ip("link", "set", self.bridge, "up")
         targets = {"database": database, "broker": broker, "cloud": cloud}
         for service, url in targets.items():
             parts = urlsplit(url)
             target = f"{parts.hostname}:{parts.port or {'database': 5432, 'broker': 6379}.get(service, 80)}"
-            self._forward(PORTS[service], target)
-            self.urls[service] = rehost(url, PORTS[service])
+            self._forward(self.port(service), target)
+            self.urls[service] = rehost(url, self.address, self.port(service))
         return self.urls
 
     def _forward(self, port: int, target: str) -> None:
         process = subprocess.Popen(
-            ["socat", f"TCP-LISTEN:{port},bind={HOST_ADDRESS},fork,reuseaddr,backlog=256", f"TCP:{target}"],
+            ["socat", f"TCP-LISTEN:{port},bind={self.address},fork,reuseaddr,backlog=256", f"TCP:{target}"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         )
         self.forwarders.append(process)
         deadline = time.monotonic() + 10
         while subprocess.run(["ss", "-Hltn", f"sport = :{port}"], capture_output=True, text=True).stdout.strip() == "":
             if process.poll() is not None or time.monotonic() > deadline:
-                raise HostError(f"the forwarder on {HOST_ADDRESS}:{port} to {target} did not start")
+                raise HostError(f"the forwarder on {self.address}:{port} to {target} did not start")
             time.sleep(0.05)
 
     def add_host(self, index: int) -> tuple[str, str]:
-        """A namespace so-w<index> with 10.231.0.<10+index> on a veth pair to the bridge."""
-        name, address = f"so-w{index}", f"10.231.0.{10 + index}"
+        """A namespace so<site>-w<index> with 10.231.<site>.<10+index> on a veth pair to the bridge."""
+        name, address = f"{self.prefix}-w{index}", f"10.231.{self.site}.{10 + index}"
         outside, inside = f"{name}-h", f"{name}-n"
         _ip("netns", "add", name)
         self.hosts.append(name)
         _ip("link", "add", outside, "type", "veth", "peer", "name", inside)
         _ip("link", "set", inside, "netns", name)
-        _ip("link", "set", outside, "master", BRIDGE)
+        _ip("link", "set", outside, "master", self.bridge)
         _ip("link", "set", outside, "up")
         _ip("-n", name, "addr", "add", f"{address}/{PREFIX}", "dev", inside)
         _ip("-n", name, "link", "set", inside, "up")
         _ip("-n", name, "link", "set", "lo", "up")
-        _ip("-n", name, "route", "add", "default", "via", HOST_ADDRESS)
+        _ip("-n", name, "route", "add", "default", "via", self.address)
         return name, address
 
     def in_host(self, host: str, command: list[str]) -> list[str]:
@@ -217,19 +236,19 @@ class Network:
             stop_process(process, timeout=5)
         for host in self.hosts:
             _ip("netns", "del", host, check=False)  # takes the inner veth end, and so its peer, with it
-        _ip("link", "del", BRIDGE, check=False)
+        _ip("link", "del", self.bridge, check=False)
         for directory in self.scratch:
             shutil.rmtree(directory, ignore_errors=True)
         self.workers, self.forwarders, self.hosts, self.scratch = [], [], [], []
 
 
-def remove_leftovers() -> None:
-    """Namespaces and links a killed run may have left (ours only: the so- prefix)."""
-    for line in _ip("netns", "list", check=False).stdout.splitlines():
-        name = line.split()[0] if line.split() else ""
-        if name.startswith("so-w"):
-            _ip("netns", "del", name, check=False)
-    for line in _ip("-o", "link", "show", check=False).stdout.splitlines():
-        name = line.split(":")[1].strip().split("@")[0] if ":" in line else ""
-        if name == BRIDGE or (name.startswith("so-w") and name.endswith("-h")):
-            _ip("link", "del", name, check=False)
+    def remove_leftovers(self) -> None:
+        """The namespaces and links of this site that a killed run may have left."""
+        for line in _ip("netns", "list", check=False).stdout.splitlines():
+            name = line.split()[0] if line.split() else ""
+            if name.startswith(f"{self.prefix}-w"):
+                _ip("netns", "del", name, check=False)
+        for line in _ip("-o", "link", "show", check=False).stdout.splitlines():
+            name = line.split(":")[1].strip().split("@")[0] if ":" in line else ""
+            if name == self.bridge or (name.startswith(f"{self.prefix}-w") and name.endswith("-h")):
+                _ip("link", "del", name, check=False)

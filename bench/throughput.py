@@ -3,8 +3,8 @@
 One run, the phases interleaved round by round (the order reverses every round):
 
 - portal, 1 host: N bucket requests across C clouds are submitted and planned (untimed), then approved in
-  turn; timed from the first approval to the last request completed, applied by the worker on host so-w1 alone;
-- portal, 2 hosts: the same with hosts so-w1 and so-w2 both on the queue (each at the same concurrency);
+  turn; timed from the first approval to the last request completed, applied by the worker on host so2-w1 alone;
+- portal, 2 hosts: the same with hosts so2-w1 and so2-w2 both on the queue (each at the same concurrency);
 - raw at the same parallelism as each: `terraform init` + `terraform apply -auto-approve` of the same root
   modules (written by provisioning.workspaces.prepare, fresh state keys and bucket names), P at a time.
 
@@ -226,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
             stack.callback(print, f"sandbox kept: {root}")
         else:
             stack.callback(shutil.rmtree, root, ignore_errors=True)
-        network = Network(workdir=root / "hosts")
+        network = Network(workdir=root / "hosts", site=2)
         stack.callback(network.close)
         print(f"setting up in {root} …", flush=True)
         configure_environment(stack, root, network)
@@ -263,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
 
         stack.callback(forget_queues)  # after the workers stop (callbacks run last registered first)
         for index, queues in ((1, [one, two]), (2, [two])):
-            print(f"starting worker host so-w{index} …", flush=True)
+            print(f"starting worker host {network.prefix}-w{index} …", flush=True)
             network.start_worker(index, env=shared, queues=queues, concurrency=args.concurrency)
 
         p1, p2 = args.concurrency, 2 * args.concurrency

@@ -53,7 +53,7 @@ def network(tmp_path):
         pytest.skip(f"worker hosts need network namespaces: {reason}")
     if connection.vendor != "postgresql":
         pytest.skip("worker hosts share the database over TCP: set DATABASE_URL to PostgreSQL")
-    with Network(workdir=tmp_path / "hosts") as net:
+    with Network(workdir=tmp_path / "hosts", site=1) as net:
         yield net
 
 
@@ -94,8 +94,8 @@ def test_requests_complete_across_two_hosts_within_queues_and_caps(
     }
     # Host 1 serves the government and industry tiers, host 2 the industry and specialty tiers.
     serves = {
-        "so-w1": [queues[CloudTier.GOVERNMENT], queues[CloudTier.INDUSTRY]],
-        "so-w2": [queues[CloudTier.INDUSTRY], queues[CloudTier.SPECIALTY]],
+        "so1-w1": [queues[CloudTier.GOVERNMENT], queues[CloudTier.INDUSTRY]],
+        "so1-w2": [queues[CloudTier.INDUSTRY], queues[CloudTier.SPECIALTY]],
     }
     for index, (host, host_queues) in enumerate(serves.items(), start=1):
         worker = network.start_worker(index, env=shared, queues=host_queues, concurrency=CONCURRENCY)
