@@ -8,13 +8,13 @@ PORT ?= 8000
 # Both cores: the suite is mostly waiting on Terraform, the worker and the database.
 PYTEST_ARGS ?= -n 2
 
-.PHONY: dev test lint setup setup-dev locale migrate demo browser slapd bench bench-inventory bench-web clean help
+.PHONY: dev test lint setup setup-dev locale migrate demo browser slapd netns bench bench-inventory bench-web bench-throughput clean help
 
 help:
 	@echo "make dev    - set up and run the portal (web, worker, beat, local cloud) with demo data on 127.0.0.1:$(PORT)"
 	@echo "make test   - set up and run the test suite (SQLite, or PostgreSQL when DATABASE_URL points there)"
 	@echo "make lint   - ruff"
-	@echo "make bench  - benchmarks in bench/"
+	@echo "make bench  - benchmarks in bench/ (also bench-inventory, bench-throughput)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,7 +49,13 @@ $(ECHARTS):
 
 setup: $(VENV)/.installed locale $(ECHARTS)
 
-setup-dev: $(VENV)/.installed-dev locale $(ECHARTS) browser slapd
+setup-dev: $(VENV)/.installed-dev locale $(ECHARTS) browser slapd netns
+
+# The scale-out test and bench/throughput make worker hosts as network namespaces (iproute2, util-linux's
+# unshare) and reach the loopback-only services through socat forwarders (bench/hosts.py).
+netns:
+	@command -v ip >/dev/null && command -v socat >/dev/null && command -v unshare >/dev/null && command -v ss >/dev/null \
+	  || (apt-get update -qq && apt-get install -y -qq iproute2 socat util-linux >/dev/null)
 
 # The directory sign-in tests start their own OpenLDAP server (Debian's slapd) on a free port with a config of
 # their own. The package's own service is kept from starting (policy-rc.d) and left off: nothing needs port 389.
@@ -96,6 +102,11 @@ bench-inventory: setup-dev
 bench-web: setup-dev
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres} $(BIN)/python -m bench.web $(BENCH_ARGS)
+
+# Approved requests with one worker host and with two (network namespaces: needs root), PostgreSQL and Redis.
+bench-throughput: setup-dev
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres} \
+	  CELERY_BROKER_URL=$${CELERY_BROKER_URL:-redis://127.0.0.1:6379/0} $(BIN)/python -m bench.throughput $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache $(dir $(ECHARTS))

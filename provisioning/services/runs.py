@@ -3,7 +3,7 @@ quota is provisioning.outcomes'; the janitor's sweep over runs whose worker died
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, OperationalError, models, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
@@ -19,6 +19,8 @@ from ..wakeups import wake_run
 from .transitions import compare_and_set
 
 JANITOR = "janitor"
+# deadlock_detected, serialization_failure: the transaction was rolled back and may simply be tried again.
+RETRYABLE_SQLSTATES = {"40P01", "40001"}
 
 
 def run_move(run: Run, to_status: str, *, actor=None, actor_username: str = "", **fields) -> Run:
@@ -107,8 +109,10 @@ def run_claim(*, run_id: int, worker: str) -> tuple[Run | None, str]:
             run = Run.objects.select_related("workspace", "workspace__cloud").filter(pk=run_id).first()
             if run is None or run.status != RunStatus.QUEUED:
                 return None, "not-queued"
-            # Lock the cloud row so two workers cannot both see room under the cloud's cap.
-            cloud = Cloud.objects.select_for_update().get(pk=run.workspace.cloud_id)
+            # Lock the cloud row so two workers cannot both see room under the cloud's cap. NO KEY UPDATE: a
+            # plain FOR UPDATE also blocks inserting a workspace of this cloud (the foreign key's KEY SHARE
+            # lock), and a submit that already holds the audit chain's lock then deadlocks with this claim.
+            cloud = Cloud.objects.select_for_update(no_key=True).get(pk=run.workspace.cloud_id)
             running = Run.objects.filter(workspace__cloud=cloud, status=RunStatus.RUNNING).count()
             if running >= cloud.max_concurrent_runs:
                 return None, "busy"
@@ -125,6 +129,12 @@ def run_claim(*, run_id: int, worker: str) -> tuple[Run | None, str]:
                 )
     except IntegrityError:
         return None, "busy"
+    except OperationalError as exc:
+        # PostgreSQL chose this claim as a deadlock's victim: nothing was taken, try again like a busy cloud
+        # (re-raised, the message would be acked and the run left for the janitor's stranded sweep).
+        if getattr(exc.__cause__, "sqlstate", None) in RETRYABLE_SQLSTATES:
+            return None, "busy"
+        raise
     except Conflict:
         return None, "not-queued"
     run.refresh_from_db()
