@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from django.db import connections
 
+# The local cloud's server (cloud_server) is a fixture of tests/conftest.py, shared by every folder.
 from tests.e2e.conftest import (  # noqa: F401  (fixtures shared with the e2e harness)
     celery_worker_process,
-    cloud_server,
     e2e_home,
     e2e_settings,
     local_clouds,
