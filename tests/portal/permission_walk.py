@@ -67,14 +67,21 @@ def own_object(name: str, argument: str, owner: User):
 def arguments(name: str, route: str, owner: User) -> dict:
     kwargs = {}
     for argument in argument_names(route):
-        if argument in ("pk", "offering_pk", "object_id", "id"):
+        if argument == "offering_pk":
+            kwargs[argument] = own_object("offering", argument, owner).pk
+        elif argument in ("pk", "object_id", "id"):
             if name.startswith("admin:"):
                 model_key = name.split(":")[1].rsplit("_", 1)[0]
                 if name == "admin:auth_user_password_change":
                     model_key = "portal_user"
                 model = ADMIN_MODELS.get(model_key)
-                obj = model.objects.order_by("pk").first() if model else None
-                kwargs[argument] = obj.pk if obj else 1
+                if model is None:  # a model only the break-glass account keeps: an object that is not there
+                    kwargs[argument] = 0
+                    continue
+                obj = model.objects.order_by("pk").first()
+                if obj is None:
+                    raise LookupError(f"{name}: the walk's data holds no {model._meta.label}")
+                kwargs[argument] = obj.pk
             else:
                 obj = own_object(name, argument, owner)
                 kwargs[argument] = obj.pk if obj is not None else 1
