@@ -162,3 +162,4 @@ def local_clouds(e2e_settings):
         return clouds
 
     return ensure
+
