@@ -8,7 +8,7 @@ PORT ?= 8000
 # Both cores: the suite is mostly waiting on Terraform, the worker and the database.
 PYTEST_ARGS ?= -n 2
 
-.PHONY: dev test lint setup setup-dev locale migrate demo browser slapd bench bench-inventory clean help
+.PHONY: dev test lint setup setup-dev locale migrate demo browser slapd redis bench bench-inventory clean help
 
 help:
 	@echo "make dev    - set up and run the portal (web, worker, beat, local cloud) with demo data on 127.0.0.1:$(PORT)"
@@ -49,7 +49,7 @@ $(ECHARTS):
 
 setup: $(VENV)/.installed locale $(ECHARTS)
 
-setup-dev: $(VENV)/.installed-dev locale $(ECHARTS) browser slapd
+setup-dev: $(VENV)/.installed-dev locale $(ECHARTS) browser slapd redis
 
 # The directory sign-in tests start their own OpenLDAP server (Debian's slapd) on a free port with a config of
 # their own. The package's own service is kept from starting (policy-rc.d) and left off: nothing needs port 389.
@@ -62,6 +62,17 @@ slapd:
 	  [ -n "$$guard" ] && rm -f /usr/sbin/policy-rc.d; \
 	  (command -v systemctl >/dev/null && systemctl disable --now slapd >/dev/null 2>&1) || true; \
 	  (service slapd stop >/dev/null 2>&1) || true; \
+	  exit $$status)
+
+# The fault suite (tests/e2e/test_faults.py) restarts a Redis broker of its own on a free port: Debian's
+# redis-server, its system service kept from starting (policy-rc.d), as for slapd.
+redis:
+	@command -v redis-server >/dev/null || ( \
+	  apt-get update -qq; \
+	  guard=; if [ ! -e /usr/sbin/policy-rc.d ]; then printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d \
+	    && chmod +x /usr/sbin/policy-rc.d && guard=1; fi; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; status=$$?; \
+	  [ -n "$$guard" ] && rm -f /usr/sbin/policy-rc.d; \
 	  exit $$status)
 
 # Debian's Chromium drives the browser tests (Playwright's own browser download cannot work offline).
