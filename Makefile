@@ -8,13 +8,13 @@ PORT ?= 8000
 # Both cores: the suite is mostly waiting on Terraform, the worker and the database.
 PYTEST_ARGS ?= -n 2
 
-.PHONY: dev test lint setup setup-dev locale migrate demo browser slapd netns bench bench-inventory bench-web bench-throughput clean help
+.PHONY: dev test lint setup setup-dev locale migrate demo browser slapd netns redis bench bench-inventory bench-web bench-throughput clean help
 
 help:
 	@echo "make dev    - set up and run the portal (web, worker, beat, local cloud) with demo data on 127.0.0.1:$(PORT)"
 	@echo "make test   - set up and run the test suite (SQLite, or PostgreSQL when DATABASE_URL points there)"
 	@echo "make lint   - ruff"
-	@echo "make bench  - benchmarks in bench/ (also bench-inventory, bench-throughput)"
+	@echo "make bench  - benchmarks in bench/ (also bench-inventory, bench-web, bench-throughput)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,7 +49,7 @@ $(ECHARTS):
 
 setup: $(VENV)/.installed locale $(ECHARTS)
 
-setup-dev: $(VENV)/.installed-dev locale $(ECHARTS) browser slapd netns
+setup-dev: $(VENV)/.installed-dev locale $(ECHARTS) browser slapd netns redis
 
 # The scale-out test and bench/throughput make worker hosts as network namespaces (iproute2, util-linux's
 # unshare) and reach the loopback-only services through socat forwarders (bench/hosts.py).
@@ -68,6 +68,17 @@ slapd:
 	  [ -n "$$guard" ] && rm -f /usr/sbin/policy-rc.d; \
 	  (command -v systemctl >/dev/null && systemctl disable --now slapd >/dev/null 2>&1) || true; \
 	  (service slapd stop >/dev/null 2>&1) || true; \
+	  exit $$status)
+
+# The fault suite (tests/e2e/test_faults.py) restarts a Redis broker of its own on a free port: Debian's
+# redis-server, its system service kept from starting (policy-rc.d), as for slapd.
+redis:
+	@command -v redis-server >/dev/null || ( \
+	  apt-get update -qq; \
+	  guard=; if [ ! -e /usr/sbin/policy-rc.d ]; then printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d \
+	    && chmod +x /usr/sbin/policy-rc.d && guard=1; fi; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; status=$$?; \
+	  [ -n "$$guard" ] && rm -f /usr/sbin/policy-rc.d; \
 	  exit $$status)
 
 # Debian's Chromium drives the browser tests (Playwright's own browser download cannot work offline).

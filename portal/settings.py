@@ -517,6 +517,9 @@ STATE_SECRET_ACCESS_KEY = env_str("STATE_SECRET_ACCESS_KEY", "" if PRODUCTION el
 # above) must stay longer.
 RUN_HEARTBEAT_SECONDS = env_int("RUN_HEARTBEAT_SECONDS", 5)
 RUN_LOST_AFTER_SECONDS = env_int("RUN_LOST_AFTER_SECONDS", 60)
+# A queued run whose wake-up went unanswered this long is woken again (its message may have died with the broker,
+# or the broker was down when it was sent); a second wake-up of a run already taken is refused by its claim.
+RUN_STRANDED_AFTER_SECONDS = env_int("RUN_STRANDED_AFTER_SECONDS", 60)
 RUN_SOFT_TIME_LIMIT = env_int("RUN_SOFT_TIME_LIMIT", 3600)
 RUN_TIME_LIMIT = env_int("RUN_TIME_LIMIT", RUN_SOFT_TIME_LIMIT + 600)
 JANITOR_INTERVAL_SECONDS = env_int("JANITOR_INTERVAL_SECONDS", 30)

@@ -122,7 +122,8 @@ class Run(EncryptedJSONMixin, models.Model):
     queued_at = models.DateTimeField(_("排队时间"), auto_now_add=True)
     # Last time a wake-up message was sent; the janitor re-sends it for a queued run nobody took.
     woken_at = models.DateTimeField(null=True, blank=True)
-    # Set on the refresh that reconciles a dead apply: it may break the state lock the dead run left.
+    # Set on the refresh that reconciles a dead apply, and on a plan or refresh the janitor queued again after its
+    # worker died: it may break the state lock the dead run left.
     release_stale_lock = models.BooleanField(default=False)
     # For the refresh the janitor starts when an apply or destroy lost its worker: that run.
     reconciles = models.ForeignKey(

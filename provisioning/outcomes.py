@@ -204,14 +204,17 @@ def _record_drift(run: Run) -> None:
 
 
 def run_lost(run: Run) -> Run | None:
-    """The janitor's verdict on a run whose heartbeat stopped: a plan or refresh runs again; an apply or
+    """The janitor's verdict on a run whose heartbeat stopped: a plan or refresh runs again (breaking the lock
+    its dead Terraform may have left); an apply or
     destroy is never blindly retried: it needs reconciliation, and a refresh-only plan (allowed to break the
     dead run's state lock) shows what the cloud really holds. Returns the reconciliation refresh, if any."""
     with transaction.atomic():
         if run.kind in (RunKind.PLAN, RunKind.REFRESH):
+            # The dead Terraform may have held the state lock (it took it for the plan); nothing else can hold it
+            # while this run is claimed, so the run's next attempt breaks it, as a reconciliation refresh does.
             run_move(
                 run, RunStatus.QUEUED, actor_username=JANITOR, worker="", started_at=None, heartbeat_at=None,
-                log=Concat(F("log"), Value("\n[janitor] worker lost; queued again\n")),
+                release_stale_lock=True, log=Concat(F("log"), Value("\n[janitor] worker lost; queued again\n")),
             )
             wake_run(run)
             return None

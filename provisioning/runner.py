@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import DatabaseError, close_old_connections, connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -65,7 +65,17 @@ class Reporter(threading.Thread):
     def flush(self) -> None:
         with self.lock:
             chunk, self.buffer = "".join(self.buffer), []
-        if not run_heartbeat(run_id=self.run_id, worker=self.worker, log_chunk=chunk):
+        try:
+            beating = run_heartbeat(run_id=self.run_id, worker=self.worker, log_chunk=chunk)
+        except DatabaseError:
+            # The database dropped the connection (a restart, a failover, a terminated backend) while Terraform
+            # goes on: keep the lines and reconnect at the next beat, or the janitor would call a live run lost.
+            logger.warning("run %s: heartbeat failed; reconnecting", self.run_id, exc_info=True)
+            _reconnect()
+            with self.lock:
+                self.buffer.insert(0, chunk)
+            return
+        if not beating:
             self.lost = True
 
     def run(self) -> None:
@@ -82,6 +92,16 @@ class Reporter(threading.Thread):
         self.stopped.set()
         self.join(timeout=10)
         self.flush()
+        if self.buffer:
+            self.flush()  # the first try found the connection dropped and reconnected
+
+
+def _reconnect() -> None:
+    """Let go of this thread's dropped database connection; the next query opens a new one."""
+    try:
+        connection.close()
+    except DatabaseError:
+        connection.connection = None
 
 
 # Loaded here, not in the forked child, where taking the loader's locks could deadlock.
@@ -140,6 +160,8 @@ def _finish(run: Run, status: str, worker: str, *, state: tuple[int | None, str]
     if state is None:
         state = _stored_version(run.workspace)
     close_old_connections()
+    if connection.connection is not None and not connection.is_usable():
+        _reconnect()  # dropped while Terraform ran: the outcome must still be recorded
     return run_conclude(
         run, status, actor_username=worker[:150], state=state, finished_at=timezone.now(), **fields
     )

@@ -27,9 +27,11 @@ def _send_on_commit(task_name: str, args: tuple, *, robust: bool = False, **opti
 
 
 def wake_run(run: Run, *, countdown: int | None = None) -> None:
-    """Send the run's wake-up message once the current transaction commits (at once outside one)."""
+    """Send the run's wake-up message once the current transaction commits (at once outside one). A broker that
+    cannot take it (restarting) neither fails nor undoes what committed: the run is queued in the database, and
+    the janitor wakes it again after RUN_STRANDED_AFTER_SECONDS."""
     Run.objects.filter(pk=run.pk).update(woken_at=timezone.now())
-    _send_on_commit(RUN_EXECUTE, (run.pk,), countdown=countdown, queue=run_queue(run.workspace.cloud))
+    _send_on_commit(RUN_EXECUTE, (run.pk,), robust=True, countdown=countdown, queue=run_queue(run.workspace.cloud))
 
 
 def wake_notification(notification_id: int) -> None:

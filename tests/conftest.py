@@ -1,4 +1,7 @@
 """Fixtures shared by every test folder: agencies and one user per role."""
+import time
+from pathlib import Path
+
 import pytest
 from django.conf import settings
 from django.core.cache import cache
@@ -106,3 +109,17 @@ def secadmin(db):
 @pytest.fixture
 def auditor(db):
     return UserFactory(username="auditor", roles=[Role.AUDIT_ADMIN])
+
+
+SESSION_STARTED = time.time()
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    """The fault suite's counts (tests/e2e/test_faults.py writes them under the var dir; under xdist from the
+    workers, so this end of the run reads them from there)."""
+    reports = sorted((Path(settings.VAR_DIR) / "faults").glob("*.txt"))
+    fresh = [path for path in reports if path.stat().st_mtime >= SESSION_STARTED]
+    if fresh:
+        terminalreporter.section("fault suite")
+        for path in fresh:
+            terminalreporter.write(path.read_text() + "\n")

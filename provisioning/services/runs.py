@@ -163,7 +163,7 @@ def runs_lost(now=None):
 
 def runs_stranded(now=None):
     """Queued runs whose last wake-up went unanswered for a while (the message may have died with a broker)."""
-    cutoff = (now or timezone.now()) - timedelta(seconds=max(settings.RUN_LOST_AFTER_SECONDS, 60))
+    cutoff = (now or timezone.now()) - timedelta(seconds=settings.RUN_STRANDED_AFTER_SECONDS)
     return Run.objects.filter(status=RunStatus.QUEUED).filter(models.Q(woken_at__lt=cutoff) | models.Q(woken_at__isnull=True))
 
 

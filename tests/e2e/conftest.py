@@ -86,6 +86,12 @@ class Worker:
         }
 
     def start(self) -> "Worker":
+        self.launch()
+        self.wait_ready()
+        return self
+
+    def launch(self) -> "Worker":
+        """Start the process without waiting for it to be ready (the fault suite starts one while others work)."""
         log = self.log_path.open("w")
         self.process = subprocess.Popen(
             [
@@ -95,15 +101,18 @@ class Worker:
             ],
             cwd=ROOT, env=self.environment(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
-        self.wait_ready()
         return self
+
+    @property
+    def ready(self) -> bool:
+        return " ready." in self.output()
 
     def wait_ready(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"worker exited early:\n{self.output()}")
-            if " ready." in self.output():
+            if self.ready:
                 return
             time.sleep(0.2)
         raise RuntimeError(f"worker not ready after {timeout}s:\n{self.output()}")
@@ -153,3 +162,4 @@ def local_clouds(e2e_settings):
         return clouds
 
     return ensure
+

@@ -155,8 +155,13 @@ def test_a_lost_plan_goes_back_to_the_queue_without_a_reconciliation(journey):
     svc.request_replan(actor=journey["requester"], request=request)
     request.refresh_from_db()
     claimed, _why = run_claim(run_id=request.plan_run_id, worker="w")
+    assert not claimed.release_stale_lock
     assert run_lost(claimed) is None
-    assert Run.objects.get(pk=request.plan_run_id).status == RunStatus.QUEUED
+    again = Run.objects.get(pk=request.plan_run_id)
+    assert again.status == RunStatus.QUEUED
+    # The dead plan's Terraform held the state lock when it died: the next attempt may break it, or every
+    # attempt after it (and every retry of the request) would fail on that lock.
+    assert again.release_stale_lock
     assert not Run.objects.filter(kind=RunKind.REFRESH).exists()
 
 

@@ -6,6 +6,7 @@ from unittest import mock
 import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from kombu.exceptions import OperationalError
 
 from portal.errors import Conflict
 from portal.models import AuditEvent
@@ -33,6 +34,24 @@ def test_enqueue_saves_the_run_first_and_wakes_a_worker_after_commit(django_capt
     sent.assert_called_once()
     assert sent.call_args.args[0] == (run.pk,)
     assert AuditEvent.objects.filter(action="run.queued", object_id=str(run.pk)).exists()
+
+
+def test_a_broker_that_is_down_neither_fails_nor_undoes_the_enqueue(django_capture_on_commit_callbacks, sent, settings):
+    """A Redis restart while someone approves: the run is saved and the caller is answered; the janitor wakes
+    the run again once it has waited RUN_STRANDED_AFTER_SECONDS."""
+    settings.RUN_STRANDED_AFTER_SECONDS = 10
+    sent.side_effect = OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+    workspace = WorkspaceFactory()
+    with django_capture_on_commit_callbacks(execute=True):
+        run = run_enqueue(actor=None, workspace=workspace, kind=RunKind.PLAN)
+    assert Run.objects.get(pk=run.pk).status == RunStatus.QUEUED
+    assert sent.call_count == 1
+    sent.side_effect = None
+    assert janitor_sweep()["woken"] == 0  # not yet stranded
+    Run.objects.filter(pk=run.pk).update(woken_at=timezone.now() - timedelta(seconds=11))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert janitor_sweep()["woken"] == 1
+    assert sent.call_count == 2 and sent.call_args.args[0] == (run.pk,)
 
 
 def test_rolled_back_transaction_enqueues_nothing(django_capture_on_commit_callbacks, sent):
