@@ -323,6 +323,10 @@ def user_role_grant(
     _may_assign_roles(actor, user)
     role = Role(role)
     groups = role_groups(user=user, role=role, scope=scope)
+    if set(user.groups.filter(pk__in=[group.pk for group in groups]).values_list("pk", flat=True)) == {
+        group.pk for group in groups
+    }:
+        raise DomainError(_("%(user)s 已担任“%(role)s”。") % {"user": user.get_full_name(), "role": role.label})
     try:
         # Asked first, so a refusal leaves the caller's transaction usable; the models refuse it again anyway.
         roles_check(user, roles_held(user) | {role})

@@ -189,3 +189,10 @@ def test_createsuperuser_is_refused_and_says_what_to_do_instead():
     with pytest.raises(CommandError, match="break_glass"):
         call_command("createsuperuser", "--username", "root", "--email", "r@example.org", "--noinput")
     assert not User.objects.filter(is_superuser=True).exists()
+
+
+def test_granting_a_role_the_user_holds_says_so_and_records_nothing(secadmin, sysadmin):
+    before = AuditEvent.objects.filter(action="role.grant").count()
+    response = admin_client(secadmin).post(f"/security/roles/{sysadmin.pk}/", {"role": Role.SYSTEM_ADMIN})
+    assert response.status_code == 200 and "已担任“系统管理员”" in response.content.decode()
+    assert AuditEvent.objects.filter(action="role.grant").count() == before
