@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from portal.admin import AuditedAdmin
+from portal.admin import AuditedAdmin, ReadOnlyAdmin
 
 from .models import Cloud, ModuleVersion, Offering, Service
 
@@ -70,17 +70,8 @@ class OfferingAdmin(AuditedAdmin):
 
 
 @admin.register(ModuleVersion)
-class ModuleVersionAdmin(admin.ModelAdmin):
+class ModuleVersionAdmin(ReadOnlyAdmin):
     """Module versions are published by `manage.py module_publish` and never edited."""
 
     list_display = ["name", "version", "digest", "published_at"]
     readonly_fields = ["name", "version", "digest", "published_at"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -80,16 +80,9 @@ class UserAdmin(AuditedAdmin, BaseUserAdmin):
         return super().has_delete_permission(request, obj)
 
 
-admin.site.unregister(Group)
-
-
-@admin.register(Group)
-class RoleGroupAdmin(admin.ModelAdmin):
-    """Roles and their scoped groups, to read: what each may do is the code's table (portal.roles)."""
-
-    list_display = ["name"]
-    search_fields = ["name"]
-    readonly_fields = ["name", "permissions"]
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """A record to read in the admin: nobody adds, changes or deletes it here (it moves through its services,
+    or is fixed by the code)."""
 
     def has_add_permission(self, request):
         return False
@@ -101,8 +94,20 @@ class RoleGroupAdmin(admin.ModelAdmin):
         return False
 
 
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class RoleGroupAdmin(ReadOnlyAdmin):
+    """Roles and their scoped groups, to read: what each may do is the code's table (portal.roles)."""
+
+    list_display = ["name"]
+    search_fields = ["name"]
+    readonly_fields = ["name", "permissions"]
+
+
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdmin):
     list_display = ["occurred_at", "actor_username", "source_ip", "action", "action_text", "object_repr", "agency", "outcome"]
     list_filter = ["outcome", "action"]
     search_fields = ["actor_username", "action", "object_repr"]
@@ -114,15 +119,6 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return [field.name for field in self.model._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(NotificationChannel)
