@@ -12,6 +12,10 @@ from .module_schema import ModuleSchemaError
 from .pricing import priced_parameters
 from .selectors import cloud_list_for_user, offering_get_for_user, offering_list_for_user, service_list
 
+# What the catalogue page never shows of an offering: its module's files (the Terraform source, parsed only for a
+# request form) and its cloud's offers and credentials.
+CATALOGUE_UNREAD = ("module__files", "cloud__offers", "cloud__credentials_token")
+
 TIER_MARK = {CloudTier.GOVERNMENT: "1", CloudTier.INDUSTRY: "14", CloudTier.SPECIALTY: "N"}
 
 
@@ -38,7 +42,7 @@ class CatalogueView(LoginRequiredMixin, TemplateView):
             cloud=filters.get("cloud"),
             service=filters.get("service"),
             query=filters.get("q"),
-        )
+        ).defer(*CATALOGUE_UNREAD)
         # Group as tier → cloud → offerings, keeping every visible cloud of a shown tier even with no match
         # only when nothing narrows the view; a filtered view lists just the clouds that matched.
         narrowed = any(filters.get(name) for name in ("cloud", "service", "q"))

@@ -25,7 +25,7 @@ from portal.errors import DomainError
 from portal.lists import FilteredTableView
 from portal.permissions import user_can, user_can_request
 from portal.services import audit_record
-from portal.tables import rows_as_csv
+from portal.tables import MAX_ROWS, PER_PAGE, rows_as_csv
 
 from .choices import InstanceStatus, RequestKind, RequestStatus, RunStatus, StageStatus
 from .filters import InstanceFilter, RequestFilter
@@ -81,8 +81,10 @@ from .tables import (
     with_last_run,
 )
 
-# The approval inbox shows this many at most (oldest first); filters narrow it.
-MAX_INBOX = 200
+# The approval inbox's page (oldest first), as long as the other lists'; filters narrow it.
+INBOX_PER_PAGE = PER_PAGE
+# What the inbox reads of a request's plan run: its status and summary, not its log, state or variables.
+INBOX_RUN_UNREAD = ("log", "error", "variables", "secret_variables_token", "outputs", "resources", "timings")
 # Instances one bulk decommission may take.
 MAX_BULK = 100
 
@@ -332,11 +334,25 @@ class ApprovalInboxView(LoginRequiredMixin, TemplateView):
                                 request=self.request)
         valid = filters.is_valid() if filters.is_bound else True
         rows = filters.qs if valid else filters.queryset.none()
-        requests = list(rows.select_related("plan_run").prefetch_related("stages")[:MAX_INBOX])
+        try:
+            page = max(int(self.request.GET.get("page") or 1), 1)
+        except ValueError:
+            page = 1
+        start = (page - 1) * INBOX_PER_PAGE
+        if start >= MAX_ROWS:
+            rows, start = rows.none(), 0
+        # One row past the page says whether there is a next one, without counting the whole inbox.
+        requests = list(
+            rows.select_related("plan_run").defer(*(f"plan_run__{name}" for name in INBOX_RUN_UNREAD))
+            .prefetch_related("stages")[start:start + INBOX_PER_PAGE + 1]
+        )
+        has_next, requests = len(requests) > INBOX_PER_PAGE, requests[:INBOX_PER_PAGE]
         for row in requests:
             plan = row.plan_run
             row.plan_counts = action_counts(plan.plan_summary) if plan and plan.status == RunStatus.SUCCEEDED else None
-        return super().get_context_data(filters=filters, requests=requests, truncated=len(requests) == MAX_INBOX, **kwargs)
+        return super().get_context_data(
+            filters=filters, requests=requests, page=page, has_previous=page > 1, has_next=has_next, **kwargs
+        )
 
 
 class InstanceListView(FilteredTableView):

@@ -4,10 +4,13 @@ day-2 forms, the inbox). No page ever carries a secret."""
 import re
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from portal.choices import Role
 from portal.models import AuditEvent
+from provisioning import views
 from provisioning.choices import PlanMode, RequestKind, RequestStatus, RunKind, RunStatus, StageStatus
 from provisioning.models import Approval, Instance, Notification, Request, Run
 from provisioning.services import requests as svc
@@ -486,6 +489,28 @@ def test_approval_inbox_shows_the_open_stage_and_no_secret(journey):
     assert "单位审批" in row and "云主管部门审批" not in row
     assert action_url(request, "approve") in row and action_url(request, "reject") in row
     assert PASSWORD not in page
+
+
+def test_approval_inbox_pages_oldest_first_and_costs_the_same_queries_per_page(journey, monkeypatch):
+    monkeypatch.setattr(views, "INBOX_PER_PAGE", 3)
+    made = [awaiting(journey["requester"], journey["offering"]).pk for _ in range(4)]
+    client = signed_in(journey["approver"])
+    url = reverse("provisioning:approval_inbox")
+    client.get(url)  # the session and the shell's counts warm
+    with CaptureQueriesContext(connection) as few:
+        first = client.get(url).content.decode()
+    assert [int(pk) for pk in re.findall(r'data-request="(\d+)"', first)] == made[:3]
+    assert "?page=2" in first and "?page=0" not in first
+    second = html(journey["approver"], f"{url}?page=2")
+    assert [int(pk) for pk in re.findall(r'data-request="(\d+)"', second)] == made[3:]
+    assert "?page=1" in second and "?page=3" not in second
+    made += [awaiting(journey["requester"], journey["offering"]).pk for _ in range(3)]
+    client.get(url)
+    with CaptureQueriesContext(connection) as more:
+        client.get(f"{url}?page=2")
+    assert len(more) == len(few), [q["sql"] for q in more]
+    junk = html(journey["approver"], f"{url}?page=junk")
+    assert [int(pk) for pk in re.findall(r'data-request="(\d+)"', junk)] == made[:3]
 
 
 # Inventory -------------------------------------------------------------------------------------------------
