@@ -171,7 +171,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
 
 # The cache: each process's own memory unless CACHE_URL names a Redis server (redis://host:6379/1), which every
-# web process then shares. It holds only what may be lost: the nav's counts, for SHELL_COUNTS_SECONDS (0: none).
+# web process then shares. It holds only what may be lost: the nav's counts, for SHELL_COUNTS_SECONDS (0: none),
+# and copies of the sessions (below).
 CACHE_URL = env_str("CACHE_URL")
 CACHES = {
     "default": (
@@ -181,6 +182,10 @@ CACHES = {
     )
 }
 SHELL_COUNTS_SECONDS = env_int("SHELL_COUNTS_SECONDS", 15)
+# Sessions live in the database; with a shared cache every request reads its session from the cache instead (a
+# sign-out deletes it from both). Not with each process's own cache: another process would still hold a session
+# signed out elsewhere.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db" if CACHE_URL else "django.contrib.sessions.backends.db"
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "portal.User"

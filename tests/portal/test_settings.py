@@ -20,7 +20,7 @@ def run_manage(args, env_overrides, tmp_path):
 # Nothing of the machine's own environment (CI's DATABASE_URL, say) decides what these tests see.
 SET_BY_THE_TESTS = {
     "SECRET_KEY", "CREDENTIALS_KEY", "AUDIT_HMAC_KEY", "DEBUG", "DATABASE_URL", "CELERY_BROKER_URL",
-    "STATE_ACCESS_KEY_ID", "STATE_SECRET_ACCESS_KEY", "PORTAL_ENV",
+    "STATE_ACCESS_KEY_ID", "STATE_SECRET_ACCESS_KEY", "PORTAL_ENV", "CACHE_URL",
 }
 
 # A production environment that is right. `check` does not connect to the database or the broker.
@@ -115,3 +115,15 @@ def test_development_starts_on_the_embedded_defaults(tmp_path):
     """The same settings that production refuses are what one machine runs on without being told anything."""
     result = run_manage(["check"], {"CREDENTIALS_KEY": "", "DATABASE_URL": "", "CELERY_BROKER_URL": ""}, tmp_path)
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(("cache_url", "engine"), [
+    ("redis://redis.example.gov.cn:6379/1", "django.contrib.sessions.backends.cached_db"),
+    # Each process's own cache would keep a session another process signed out: the database alone decides.
+    ("", "django.contrib.sessions.backends.db"),
+])
+def test_sessions_are_cached_only_in_a_cache_every_process_shares(tmp_path, cache_url, engine):
+    result = run_manage(["shell", "-c", "from django.conf import settings; print(settings.SESSION_ENGINE)"],
+                        {**PRODUCTION, "CACHE_URL": cache_url}, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == engine
