@@ -12,6 +12,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from celery import current_app
+from kombu import pools
+from kombu.utils.collections import eqhash
 
 
 def free_port() -> int:
@@ -74,22 +76,28 @@ class RedisServer:
 
 @contextmanager
 def publishing_to(broker_url: str):
-    """Send this process's wake-up messages to `broker_url` (the Celery app caches its connection pools)."""
+    """Send this process's wake-up messages to `broker_url`. The Celery app's connection and producer pools are
+    kombu's, kept per broker URL for the whole process: the usual broker's are left open for the tests that
+    follow, and this broker's are closed and forgotten at the end (its port may come round again)."""
     app = current_app
 
-    def reset():
-        app.pool.force_close_all()
+    def forget_app_pools():
         app._pool = None
         app.amqp._producer_pool = None
 
     saved = app.conf.broker_url, app.conf.broker_transport_options
-    reset()
+    forget_app_pools()
     app.conf.broker_url = broker_url
     app.conf.broker_transport_options = {"visibility_timeout": 3600}
     try:
         yield
     finally:
-        reset()
+        connection = app.connection_for_write()
+        for group in (pools.producers, pools.connections):
+            if eqhash(connection) in group:
+                group[connection].force_close_all()
+                del group[connection]
+        forget_app_pools()
         app.conf.broker_url, app.conf.broker_transport_options = saved
 
 
@@ -166,7 +174,8 @@ class CloudRelay:
 
 
 def terraform_commands(process_group: int) -> list[str]:
-    """The Terraform subcommands (init, plan, apply, show, …) running in a worker's process group right now."""
+    """The Terraform subcommands (init, plan, apply, show, …) running in a worker's process group right now; a
+    reconciliation's `plan -refresh-only` is "refresh"."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -179,7 +188,7 @@ def terraform_commands(process_group: int) -> list[str]:
         except (OSError, ValueError, IndexError):
             continue
         if len(argv) > 1 and os.path.basename(argv[0].decode(errors="replace")) == "terraform":
-            found.append(argv[1].decode(errors="replace"))
+            found.append("refresh" if b"-refresh-only" in argv else argv[1].decode(errors="replace"))
     return found
 
 
