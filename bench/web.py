@@ -12,7 +12,9 @@ of 127.0.0.1, behind no proxy: wrk (Debian's) sends the `X-Forwarded-Proto: http
 Each page is loaded by wrk with a session cookie of a realistic user, round after round, in an order that
 turns each round, for `--seconds` each:
 
-- bare: `/bench/bare/`, a view that returns two bytes (bench.web_urls, only served under bench.web_settings);
+- bare: `/bench/bare/`, a view that returns two bytes (bench.web_urls, only served under bench.web_settings),
+  and `/bench/bare-signed-in/`, the same behind login_required: the session and its user, the floor of every
+  signed-in page;
 - the anonymous sign-in page, for comparison;
 - the catalogue (`/catalogue/`), the inventory (`/instances/`) and the request list (`/requests/`), as the
   demo requester; the approval inbox (`/approvals/`), as the demo agency approver.
@@ -47,6 +49,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from bench.inventory_scale import admin, fill, server_url
+from bench.run_overhead import delete_queues
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKERS = 2
@@ -54,14 +57,15 @@ WORKERS = 2
 # (label, path, user): user None is anonymous, without a cookie.
 PAGES = [
     ("bare view", "/bench/bare/", None),
+    ("bare view, signed in", "/bench/bare-signed-in/", "requester"),
     ("sign-in page (anonymous)", "/login/", None),
     ("catalogue", "/catalogue/", "requester"),
     ("inventory list", "/instances/", "requester"),
     ("request list", "/requests/", "requester"),
     ("approval inbox", "/approvals/", "agency_approver"),
 ]
-BARE = PAGES[0][0]
-RATIO_PAGES = [label for label, _path, user in PAGES if user]
+BARE, BARE_SIGNED_IN = PAGES[0][0], PAGES[1][0]
+RATIO_PAGES = [label for label, _path, user in PAGES if user and label != BARE_SIGNED_IN]
 
 # Counts the responses that are not 2xx in every thread (wrk's own "Non-2xx or 3xx" lets redirects pass) and
 # prints one line the bench reads.
@@ -102,6 +106,13 @@ def environment(var: Path, database_url: str) -> dict[str, str]:
         "STATE_SECRET_ACCESS_KEY": "bench-state-secret",
         "ALLOWED_HOSTS": "127.0.0.1",
         "LOG_LEVEL": "WARNING",
+        # The web processes share a Redis cache, as docs/scale-out.md has them: the nav's counts and the sessions.
+        "CACHE_URL": os.environ.get("BENCH_CACHE_URL", "redis://127.0.0.1:6379/3"),
+        # Production settings refuse the embedded broker. What the seeding sends (notifications) goes to queues
+        # of the bench's own, deleted at the end; nothing is sent while the pages are loaded.
+        "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL") or "redis://127.0.0.1:6379/0",
+        "RUN_QUEUE": f"bench-web-runs-{os.getpid()}",
+        "NOTIFY_QUEUE": f"bench-web-notify-{os.getpid()}",
     }
 
 
@@ -318,7 +329,8 @@ def report(results, servers: list[str]) -> int:
     for server in servers:
         for label in RATIO_PAGES:
             shown = f"{label} ÷ bare view" + (f" ({server})" if len(servers) > 1 else "")
-            print(f"{shown}: {medians[server, label] / medians[server, BARE]:.3f}")
+            print(f"{shown}: {medians[server, label] / medians[server, BARE]:.3f}"
+                  f"   (÷ bare view, signed in: {medians[server, label] / medians[server, BARE_SIGNED_IN]:.3f})")
     return bad
 
 
@@ -343,6 +355,7 @@ def main() -> int:
             stack.callback(shutil.rmtree, var, ignore_errors=True)
         env = environment(var, make_database(stack, url, args.database, args.keep))
         seed(env, args.instances, args.drafts)
+        stack.callback(delete_queues)
         cookies = session_cookies({user for _label, _path, user in PAGES if user})
         from django.db import connections
 
