@@ -12,7 +12,7 @@ The hosts are network namespaces made by bench/hosts.py (needs root): each worke
 Terraform home and provider mirror and shares only PostgreSQL, Redis, the state store and the local cloud.
 Printed last: wall time with 2 hosts ÷ with 1, and portal ÷ raw at the same parallelism.
 
-    python -m bench.throughput [--requests 60] [--clouds 12] [--concurrency 2] [--rounds 1] [--keep]
+    python -m bench.throughput [--requests 60] [--clouds 12] [--concurrency 1] [--rounds 1] [--keep]
 
 Needs PostgreSQL (DATABASE_URL; a throwaway database on that server) and Redis (CELERY_BROKER_URL, the
 bench's own queues). bench/README.md has the figures.
@@ -38,6 +38,18 @@ from bench.run_overhead import BenchError, start_cloud, throwaway_database
 POLL_SECONDS = 0.1
 PHASE_TIMEOUT = 900
 TIERS = ("government", "industry", "specialty")
+
+
+def cpu_times() -> tuple[int, int]:
+    """The machine's busy and total CPU time so far (clock ticks, all cores), from /proc/stat."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def busy_share(before: tuple[int, int], after: tuple[int, int]) -> float:
+    """How much of the machine's CPU (all cores) was busy between two cpu_times()."""
+    return (after[0] - before[0]) / max(after[1] - before[1], 1)
 
 
 def configure_environment(stack: ExitStack, root: Path, network: Network) -> None:
@@ -153,18 +165,20 @@ class Throughput:
 
         requests = self.planned(tag)
         self.settings.RUN_QUEUE = f"tp-{'one' if hosts == 1 else 'two'}-{os.getpid()}"
-        started = time.perf_counter()
+        cpu, started = cpu_times(), time.perf_counter()
         for request in requests:
             svc.request_approve(actor=self.approver, request=request)
             svc.request_approve(actor=self.owners[request.offering.cloud_id], request=request)
+        approving = time.perf_counter() - started
         self.wait(requests, RequestStatus.COMPLETED)
         elapsed = time.perf_counter() - started
+        busy = busy_share(cpu, cpu_times())
         applies = list(Run.objects.filter(request__in=requests, kind="apply").values_list("worker", "started_at", "finished_at"))
         per_host: dict[str, int] = {}
         for worker, _, _ in applies:
             per_host[worker.split(":", 1)[0]] = per_host.get(worker.split(":", 1)[0], 0) + 1
-        busy = statistics.median((end - begin).total_seconds() for _, begin, end in applies)
-        return {"wall": elapsed, "per_host": per_host, "run_median": busy}
+        run = statistics.median((end - begin).total_seconds() for _, begin, end in applies)
+        return {"wall": elapsed, "per_host": per_host, "run_median": run, "cpu": busy, "approving": approving}
 
     def raw(self, parallelism: int, tag: str) -> dict:
         """The same root modules, applied by terraform directly, `parallelism` at a time."""
@@ -196,19 +210,22 @@ class Throughput:
             terraform(directory, env, "apply", "-auto-approve", "-input=false", "-no-color")
             return time.perf_counter() - t0
 
-        started = time.perf_counter()
+        cpu, started = cpu_times(), time.perf_counter()
         with ThreadPoolExecutor(max_workers=parallelism) as pool:
             durations = list(pool.map(apply, jobs))
         elapsed = time.perf_counter() - started
+        busy = busy_share(cpu, cpu_times())
         shutil.rmtree(scratch, ignore_errors=True)
-        return {"wall": elapsed, "run_median": statistics.median(durations)}
+        return {"wall": elapsed, "run_median": statistics.median(durations), "cpu": busy}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.throughput", description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=60, help="approved create requests per phase (default 60)")
     parser.add_argument("--clouds", type=int, default=12, help="clouds they spread over (default 12)")
-    parser.add_argument("--concurrency", type=int, default=2, help="runs each worker host takes at once (default 2)")
+    # One run at a time per host: a run keeps about one core busy (Terraform, the provider, the worker), so on the
+    # 2-core build machine each "host" then has a core of its own, as real hosts would.
+    parser.add_argument("--concurrency", type=int, default=1, help="runs each worker host takes at once (default 1)")
     parser.add_argument("--rounds", type=int, default=1, help="interleaved rounds of the four phases (default 1)")
     parser.add_argument("--keep", action="store_true", help="keep the sandbox (worker logs) and print its path")
     args = parser.parse_args(argv)
@@ -283,10 +300,12 @@ def main(argv: list[str] | None = None) -> int:
             for name, phase in order:
                 result = phase(f"r{round_index}p{[n for n, _ in phases].index(name)}")
                 results[name].append(result)
-                hosts = f"  applies per host {result['per_host']}" if "per_host" in result else ""
+                hosts = (f"  approvals {result['approving']:.1f} s, applies per host {result['per_host']}"
+                         if "per_host" in result else "")
                 print(
                     f"  round {round_index + 1}/{args.rounds} {name:<18} {result['wall']:7.1f} s"
-                    f"  (one request's run median {result['run_median']:.2f} s){hosts}",
+                    f"  (one request's run median {result['run_median']:.2f} s, CPU {100 * result['cpu']:.0f} % busy)"
+                    f"{hosts}",
                     flush=True,
                 )
         report(results, phases, args, p1, p2)
@@ -305,9 +324,11 @@ def report(results: dict, phases: list, args, p1: int, p2: int) -> None:
         f" each host at concurrency {args.concurrency}; medians over {args.rounds} round(s), seconds."
     )
     print()
-    print(f"{'phase':<20} {'wall':>8} {'requests/min':>13}")
+    print(f"{'phase':<20} {'wall':>8} {'requests/min':>13} {'run median':>11} {'CPU busy':>9}")
     for name, _ in phases:
-        print(f"{name:<20} {wall[name]:>8.1f} {60 * n / wall[name]:>13.1f}")
+        run = median(r["run_median"] for r in results[name])
+        cpu = median(r["cpu"] for r in results[name])
+        print(f"{name:<20} {wall[name]:>8.1f} {60 * n / wall[name]:>13.1f} {run:>10.2f}s {100 * cpu:>8.0f}%")
     print()
     print(f"portal, 1 host ÷ raw at parallelism {p1}: {one / raw1:.2f}")
     print(f"raw at {p2} ÷ raw at {p1} (what the machine itself gives the doubled parallelism): {raw2 / raw1:.2f}")
