@@ -149,7 +149,8 @@ class InstanceTable(CellsInPython, tables.Table):
 
 
 class RequestTable(CellsInPython, tables.Table):
-    number = tables.Column(verbose_name=_("编号"), linkify=lambda record: reverse("provisioning:request_detail", args=[record.pk]))
+    number = tables.Column(verbose_name=_("编号"), linkify=lambda record: reverse("provisioning:request_detail", args=[record.pk]),
+                           attrs={"td": {"class": "nowrap"}})
     title = tables.Column(verbose_name=_("标题"))
     kind = tables.Column(verbose_name=_("类型"))
     cloud = tables.Column(verbose_name=_("云"), accessor="offering__cloud", order_by=("offering__cloud__name",))
@@ -158,7 +159,7 @@ class RequestTable(CellsInPython, tables.Table):
     data_classification = tables.Column(verbose_name=_("数据分级"))
     monthly_cost = tables.Column(verbose_name=_("月费用"))
     status = tables.Column(verbose_name=_("状态"))
-    created_at = tables.Column(verbose_name=_("创建时间"))
+    created_at = tables.Column(verbose_name=_("创建时间"), attrs={"td": {"class": "nowrap"}})
 
     class Meta:
         model = Request
