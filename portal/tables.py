@@ -122,6 +122,26 @@ DETAIL_LABELS = {
     "filters": _("筛选条件"), "sort": _("排序"), "checked": _("已校验事件数"), "broken_id": _("断开的事件"),
     "fields": _("修改的字段"), "role": _("角色"), "scope": _("范围"), "months": _("月数"), "note": _("说明"),
     "digest": _("摘要"), "plan_sha256": _("计划哈希"),
+    # Runs, requests and instances
+    "run": _("运行"), "request": _("申请"), "instance": _("资源"), "apply": _("执行运行"), "refresh": _("核对运行"),
+    "reconciles": _("核对的运行"), "outcome": _("结论"), "resources": _("资源数"), "stages": _("重置的环节"),
+    "bulk": _("批量操作"), "reapply": _("重新执行"), "asked_by": _("发起人"), "decision": _("决定"),
+    "lease_end": _("租期截止"), "days_left": _("剩余天数"), "decommission": _("退订申请"), "why": _("缘由"),
+    "lock_id": _("锁编号"), "who": _("持锁方"), "policy": _("审批流程"), "name": _("名称"), "change": _("变更内容"),
+    "month": _("月份"),
+    # Cloud scans and adoption
+    "objects": _("云上对象数"), "unmanaged": _("未纳管对象数"), "missing": _("缺失对象数"), "closed": _("已关闭的发现"),
+    "error": _("错误"), "adopts": _("纳管的发现"), "object": _("云上对象"), "account_id": _("云账号"),
+    # People, roles and sign-in
+    "group": _("角色组"), "scopes": _("范围"), "left_out": _("未授予的范围"), "source": _("来源"),
+    "directory_agency": _("目录中的单位"), "directory_value": _("目录中的值"), "to": _("新值"),
+    "refused": _("锁定期间再次尝试"), "until": _("锁定至"), "expires_at": _("到期时间"),
+    "host": _("目标主机"), "signed": _("已签名"),
+    # The audit trail's own upkeep
+    "days": _("保留天数"), "purged": _("清理的事件数"), "purged_total": _("累计清理"), "first_id": _("第一个事件"),
+    "last_id": _("最后一个事件"), "oldest": _("最早时间"), "newest": _("最晚时间"), "start_prev_hash": _("新链起点哈希"),
+    "checkpoint": _("检查点"), "checkpoint_error": _("检查点错误"), "count": _("事件数"), "head_id": _("链头事件"),
+    "written_at": _("写入时间"), "problem": _("问题"), "broken_at": _("断开处时间"), "broken_action": _("断开处操作"),
 }
 
 
@@ -141,7 +161,7 @@ def details_text(details: dict, action: str = "") -> str:
 
 def _plain(value) -> str:
     if isinstance(value, dict):
-        return ", ".join(f"{key}={_plain(item)}" for key, item in value.items()) or "—"
+        return ", ".join(f"{DETAIL_LABELS.get(key, key)}={_plain(item)}" for key, item in value.items()) or "—"
     if isinstance(value, list | tuple):
         return ", ".join(_plain(item) for item in value) or "—"
     return "—" if value in (None, "") else str(value)

@@ -15,7 +15,7 @@ from django.utils.html import escape
 from django.utils.translation import gettext_lazy as _
 
 from catalogue.choices import CloudTier, DataClassification
-from portal.tables import CellsInPython, badge, cached, labels, stamp, when
+from portal.tables import NOWRAP, CellsInPython, badge, cached, labels, stamp, when
 
 from .choices import DriftStatus, InstanceStatus, RequestKind, RequestStatus, RunStatus
 from .filters import last_run
@@ -150,7 +150,7 @@ class InstanceTable(CellsInPython, tables.Table):
 
 class RequestTable(CellsInPython, tables.Table):
     number = tables.Column(verbose_name=_("编号"), linkify=lambda record: reverse("provisioning:request_detail", args=[record.pk]),
-                           attrs={"td": {"class": "nowrap"}})
+                           attrs=NOWRAP)
     title = tables.Column(verbose_name=_("标题"))
     kind = tables.Column(verbose_name=_("类型"))
     cloud = tables.Column(verbose_name=_("云"), accessor="offering__cloud", order_by=("offering__cloud__name",))
@@ -159,7 +159,7 @@ class RequestTable(CellsInPython, tables.Table):
     data_classification = tables.Column(verbose_name=_("数据分级"))
     monthly_cost = tables.Column(verbose_name=_("月费用"))
     status = tables.Column(verbose_name=_("状态"))
-    created_at = tables.Column(verbose_name=_("创建时间"), attrs={"td": {"class": "nowrap"}})
+    created_at = tables.Column(verbose_name=_("创建时间"), attrs=NOWRAP)
 
     class Meta:
         model = Request
