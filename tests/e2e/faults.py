@@ -10,6 +10,7 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from celery import current_app
 from kombu import pools
@@ -86,10 +87,14 @@ def publishing_to(broker_url: str):
         app.amqp._producer_pool = None
 
     saved = app.conf.broker_url, app.conf.broker_transport_options
+    # Celery reads CELERY_BROKER_URL from the environment before its configuration (CI sets it): both change.
+    saved_environ = os.environ.get("CELERY_BROKER_URL")
     forget_app_pools()
+    os.environ["CELERY_BROKER_URL"] = broker_url
     app.conf.broker_url = broker_url
     app.conf.broker_transport_options = {"visibility_timeout": 3600}
     try:
+        assert app.connection_for_write().port == urlsplit(broker_url).port, "still publishing to the usual broker"
         yield
     finally:
         connection = app.connection_for_write()
@@ -98,6 +103,10 @@ def publishing_to(broker_url: str):
                 group[connection].force_close_all()
                 del group[connection]
         forget_app_pools()
+        if saved_environ is None:
+            os.environ.pop("CELERY_BROKER_URL", None)
+        else:
+            os.environ["CELERY_BROKER_URL"] = saved_environ
         app.conf.broker_url, app.conf.broker_transport_options = saved
 
 
