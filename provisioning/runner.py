@@ -104,6 +104,15 @@ def _reconnect() -> None:
         connection.connection = None
 
 
+def _usable_connection() -> None:
+    """Before the run's thread touches the database again after Terraform ran (seconds in which the database may
+    have dropped the connection: a restart, a failover, a terminated backend), let go of a dead connection so
+    that the next query opens a new one instead of failing the run."""
+    close_old_connections()
+    if connection.connection is not None and not connection.is_usable():
+        _reconnect()
+
+
 # Loaded here, not in the forked child, where taking the loader's locks could deadlock.
 _LIBC = ctypes.CDLL("libc.so.6", use_errno=True)
 PR_SET_PDEATHSIG = 1
@@ -135,6 +144,7 @@ def execute(run: Run, worker: str) -> Run:
             t0 = time.monotonic()
             client.init()
             timings["init"] = round(time.monotonic() - t0, 3)
+            _usable_connection()  # the plan's imports and the apply's claim on its planfile read it next
             if run.kind in (RunKind.PLAN, RunKind.REFRESH):
                 fields, state = _plan(run, client, prepared, reporter, timings)
             else:
@@ -159,9 +169,7 @@ def _finish(run: Run, status: str, worker: str, *, state: tuple[int | None, str]
     Terraform ended, else read here, before the transaction, so that no network call holds the transaction."""
     if state is None:
         state = _stored_version(run.workspace)
-    close_old_connections()
-    if connection.connection is not None and not connection.is_usable():
-        _reconnect()  # dropped while Terraform ran: the outcome must still be recorded
+    _usable_connection()  # the outcome must be recorded even if the connection dropped while Terraform ran
     return run_conclude(
         run, status, actor_username=worker[:150], state=state, finished_at=timezone.now(), **fields
     )
@@ -183,6 +191,7 @@ def _release_stale_lock(run: Run, client: TerraformClient, reporter: Reporter) -
         return
     reporter.write(f"[portal] releasing the state lock left by a lost run: {lock.get('ID')} ({lock.get('Who')})\n")
     client.force_unlock(lock["ID"])
+    _usable_connection()
     audit_record(
         actor=None, actor_username="janitor", action="workspace.lock_released", obj=run.workspace,
         agency=run.workspace.agency, details={"lock_id": lock.get("ID"), "who": lock.get("Who"), "run": run.pk},
