@@ -44,7 +44,23 @@ class PageCells:
 DEFAULT = "—"  # what django-tables2 shows for an empty value
 
 
-class InstanceTable(CellsInPython, tables.Table):
+class OfferingCells(CellsInPython):
+    """The cells an instance's row and a request's row share: where it runs, what it is, whose, how sensitive."""
+
+    def cell_cloud(self, record) -> str:
+        return self.shared.name(record.offering.cloud)
+
+    def cell_service(self, record) -> str:
+        return self.shared.name(record.offering.service)
+
+    def cell_agency(self, record) -> str:
+        return self.shared.name(record.agency)
+
+    def cell_data_classification(self, record) -> str:
+        return self.shared.label("level", record.data_classification)
+
+
+class InstanceTable(OfferingCells, tables.Table):
     # For who may decommission in bulk (operators); left out for everybody else.
     select = tables.CheckBoxColumn(accessor="pk", attrs={"th__input": {"data-testid": "select-all", "aria-label": _("全选")},
                                                          "td__input": {"name": "instances"}})
@@ -113,23 +129,11 @@ class InstanceTable(CellsInPython, tables.Table):
             return DEFAULT
         return f'<a href="{reverse("provisioning:instance_detail", args=[record.pk])}">{escape(record.name)}</a>'
 
-    def cell_cloud(self, record) -> str:
-        return self.shared.name(record.offering.cloud)
-
     def cell_tier(self, record) -> str:
         return self.shared.label("tier", record.offering.cloud.tier)
 
-    def cell_service(self, record) -> str:
-        return self.shared.name(record.offering.service)
-
-    def cell_agency(self, record) -> str:
-        return self.shared.name(record.agency)
-
     def cell_status(self, record) -> str:
         return self.shared.badge("status", record.status)
-
-    def cell_data_classification(self, record) -> str:
-        return self.shared.label("level", record.data_classification)
 
     def cell_monthly_cost(self, record) -> str:
         if record.monthly_cost in (None, ""):
@@ -148,7 +152,7 @@ class InstanceTable(CellsInPython, tables.Table):
         return self.shared.badge("run", record.last_run_status)
 
 
-class RequestTable(CellsInPython, tables.Table):
+class RequestTable(OfferingCells, tables.Table):
     number = tables.Column(verbose_name=_("编号"), linkify=lambda record: reverse("provisioning:request_detail", args=[record.pk]),
                            attrs=NOWRAP)
     title = tables.Column(verbose_name=_("标题"))
@@ -211,18 +215,6 @@ class RequestTable(CellsInPython, tables.Table):
 
     def cell_kind(self, record) -> str:
         return self.shared.label("kind", record.kind)
-
-    def cell_cloud(self, record) -> str:
-        return self.shared.name(record.offering.cloud)
-
-    def cell_service(self, record) -> str:
-        return self.shared.name(record.offering.service)
-
-    def cell_agency(self, record) -> str:
-        return self.shared.name(record.agency)
-
-    def cell_data_classification(self, record) -> str:
-        return self.shared.label("level", record.data_classification)
 
     def cell_monthly_cost(self, record) -> str:
         return escape(_money(record.monthly_cost)) if record.monthly_cost not in (None, "") else DEFAULT
