@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections, connection
+from django.db import DatabaseError, InterfaceError, OperationalError, close_old_connections, connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -170,9 +170,21 @@ def _finish(run: Run, status: str, worker: str, *, state: tuple[int | None, str]
     if state is None:
         state = _stored_version(run.workspace)
     _usable_connection()  # the outcome must be recorded even if the connection dropped while Terraform ran
-    return run_conclude(
-        run, status, actor_username=worker[:150], state=state, finished_at=timezone.now(), **fields
-    )
+    try:
+        return run_conclude(
+            run, status, actor_username=worker[:150], state=state, finished_at=timezone.now(), **fields
+        )
+    except (OperationalError, InterfaceError):
+        # Dropped in the middle of the outcome's transaction: it was rolled back, unless the commit itself got
+        # through. Once more on a new connection, from the run as the database holds it.
+        logger.warning("run %s: the connection dropped while recording the outcome; again", run.pk, exc_info=True)
+        _reconnect()
+        run = Run.objects.get(pk=run.pk)
+        if run.status != RunStatus.RUNNING:
+            return run
+        return run_conclude(
+            run, status, actor_username=worker[:150], state=state, finished_at=timezone.now(), **fields
+        )
 
 
 def _stored_version(workspace: Workspace) -> tuple[int | None, str] | None:

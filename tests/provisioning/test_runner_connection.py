@@ -5,7 +5,10 @@ import pytest
 from django.db import OperationalError, connection
 
 from provisioning import runner
+from provisioning.choices import RunStatus
 from provisioning.models import Run
+from provisioning.services.runs import run_claim
+from tests.provisioning.factories import RunFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -38,3 +41,21 @@ def test_the_run_replaces_a_dropped_connection_before_it_queries_again(postgresq
     drop_this_connection()
     runner._usable_connection()
     assert Run.objects.count() == 0
+
+
+def test_an_outcome_whose_connection_drops_midway_is_recorded_on_a_new_one(postgresql, monkeypatch):
+    claimed, why = run_claim(run_id=RunFactory().pk, worker="w1")
+    assert claimed is not None, why
+    real, calls = runner.run_conclude, []
+
+    def dropped_the_first_time(*args, **kwargs):
+        calls.append(args[1])
+        if len(calls) == 1:
+            drop_this_connection()  # the database goes away as the outcome's transaction starts
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "run_conclude", dropped_the_first_time)
+    finished = runner._finish(claimed, RunStatus.FAILED, "w1", state=(None, ""), error="terraform said no")
+    assert calls == [RunStatus.FAILED, RunStatus.FAILED]
+    assert finished.status == RunStatus.FAILED
+    assert Run.objects.get(pk=claimed.pk).error == "terraform said no"
